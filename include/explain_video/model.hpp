@@ -1,0 +1,66 @@
+// Stage 3: a TorchScript video classifier (scripted or traced) with access to one inner
+// layer's activation and the gradient of class logits with respect to it.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "explain_video/volume.hpp"
+
+namespace ev {
+
+struct LayerInfo {
+  std::string name;                  // dotted path as PyTorch names it, e.g. "layer4.1.conv2"
+  std::string type;                  // the submodule's class name, e.g. "Conv3d"
+  std::vector<int64_t> outputShape;  // empty if the submodule is not called by forward()
+                                     // or does not return a single tensor
+};
+
+// What one forward/backward pass at the target layer yields, batch dimension removed.
+struct LayerCapture {
+  std::vector<float> logits;     // pre-softmax class scores
+  Volume activation;             // C×T×H×W at the target layer
+  std::vector<int> classIds;     // classes whose gradients were taken
+  std::vector<Volume> gradients; // dS_c/dA for each of classIds, C×T×H×W
+};
+
+class Model {
+ public:
+  // Loads a TorchScript file and puts it in eval mode. `threads` <= 0 uses every core.
+  // Throws ev::Error(ErrorKind::Model, "<path>: ...") if the file is missing or not TorchScript.
+  explicit Model(const std::string& path, int threads = 0);
+  ~Model();
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+
+  const std::string& path() const;
+
+  // Every submodule (depth-first, in definition order) with its output shape for an input
+  // of `inputShape` (N×C×T×H×W).
+  std::vector<LayerInfo> listLayers(const std::vector<int64_t>& inputShape);
+
+  // The last submodule, in call order, whose output is 5D (N,C,T,H,W).
+  std::string defaultLayer(const std::vector<int64_t>& inputShape);
+
+  // Chooses the layer to capture. Throws ErrorKind::Model for a name that does not exist, a
+  // frozen model without submodule calls, or a layer called inside control flow. A layer whose
+  // output is not 5D is reported by the first capture().
+  void setTargetLayer(const std::string& dottedPath);
+  const std::string& targetLayer() const;
+
+  // Logits only, no gradients (inference mode). Input is 1×3×T×H×W.
+  std::vector<float> predict(const Volume& input);
+
+  // Forward pass with the target layer's activation, then one gradient per class that
+  // `chooseClasses(logits)` returns (gradients only down to the target layer; no parameter
+  // gradients). Throws ErrorKind::Model for a class id out of range.
+  LayerCapture capture(const Volume& input,
+                       const std::function<std::vector<int>(const std::vector<float>&)>& chooseClasses);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ev

@@ -1,0 +1,77 @@
+// Stage 1 and 7 of the pipeline: decode any video FFmpeg reads into upright RGB frames, and
+// encode RGB frames into a browser-playable H.264 MP4.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ev {
+
+// One decoded picture: tightly packed RGB24, row-major H×W×3 (OpenCV layout, RGB order).
+struct Frame {
+  int width = 0;
+  int height = 0;
+  std::vector<uint8_t> rgb;  // width*height*3 bytes
+  int64_t index = 0;         // 0-based position in decode (presentation) order
+  double time = 0.0;         // presentation time in seconds from the stream start
+};
+
+struct VideoInfo {
+  std::string path;
+  int width = 0;              // after display rotation
+  int height = 0;             // after display rotation
+  double fps = 0.0;           // av_guess_frame_rate of the video stream
+  int fpsNum = 0, fpsDen = 1; // the same as a rational
+  int rotation = 0;           // display rotation applied to frames: 0, 90, 180 or 270 (clockwise)
+  int64_t frameCountHint = 0; // container's frame count if known, else an estimate, else 0
+  double duration = 0.0;      // seconds, 0 if unknown
+  std::string codec;          // decoder name, e.g. "h264"
+};
+
+// Streaming decoder. Throws ev::Error(ErrorKind::Input, "<path>: <problem>") for a file it
+// cannot open, that has no video stream, or whose data is corrupt.
+class VideoReader {
+ public:
+  explicit VideoReader(const std::string& path);
+  ~VideoReader();
+  VideoReader(const VideoReader&) = delete;
+  VideoReader& operator=(const VideoReader&) = delete;
+
+  const VideoInfo& info() const;
+  // Decodes the next frame into `frame` (reusing its buffer). Returns false at the end.
+  bool read(Frame& frame);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct VideoWriterOptions {
+  int width = 0;            // must match every frame
+  int height = 0;
+  int fpsNum = 25, fpsDen = 1;  // frame rate of the output
+  int crf = 20;             // x264 quality
+  std::string preset = "veryfast";
+};
+
+// Streaming H.264 (yuv420p) MP4 encoder with the index at the front (faststart).
+// Odd widths or heights are padded by one replicated row/column (yuv420p needs even sizes).
+// The file is complete only after close(); destroying an unclosed writer abandons the file
+// (callers write to a temporary name and rename after close()).
+class VideoWriter {
+ public:
+  VideoWriter(const std::string& path, const VideoWriterOptions& options);
+  ~VideoWriter();
+  VideoWriter(const VideoWriter&) = delete;
+  VideoWriter& operator=(const VideoWriter&) = delete;
+
+  void write(const Frame& frame);  // frames are timed by their order: pts = number written
+  void close();                    // flush the encoder, write the trailer
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ev
