@@ -31,6 +31,16 @@ struct VideoInfo {
 
 // Streaming decoder. Throws ev::Error(ErrorKind::Input, "<path>: <problem>") for a file it
 // cannot open, that has no video stream, or whose data is corrupt.
+// - Frames are upright: display-matrix rotation (phone videos) is applied as the ffmpeg CLI's
+//   autorotate does (multiples of 90 degrees only; flips are ignored).
+// - Frame.time is the frame's presentation timestamp minus the stream's start time, so it is
+//   right for variable frame rates too; fps is then only the container's guess.
+// - Colours use the stream's YUV matrix and range (BT.601 limited range when unspecified).
+// - Every frame has the stream's initial size; frames whose size changes mid-stream are scaled.
+// - A file written by VideoWriter with an odd size reads back at the padded even size
+//   (e.g. 321x241 -> 322x242, the last column and row repeated).
+// - Damaged data: the decoder skips what it cannot decode and read() ends cleanly; if not a
+//   single frame decodes, the first read() throws "<path>: no decodable video frames".
 class VideoReader {
  public:
   explicit VideoReader(const std::string& path);
@@ -56,7 +66,10 @@ struct VideoWriterOptions {
 };
 
 // Streaming H.264 (yuv420p) MP4 encoder with the index at the front (faststart).
-// Odd widths or heights are padded by one replicated row/column (yuv420p needs even sizes).
+// Odd widths or heights are padded by one replicated row/column (yuv420p needs even sizes), so
+// readers see the even size. RGB is converted with the BT.709 matrix (limited range) and the
+// stream is tagged BT.709. Errors: Usage for bad options or a frame of the wrong size, Output
+// for a file that cannot be created or written ("<path>: cannot create output file (...)").
 // The file is complete only after close(); destroying an unclosed writer abandons the file
 // (callers write to a temporary name and rename after close()).
 class VideoWriter {
