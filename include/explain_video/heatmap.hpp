@@ -1,0 +1,41 @@
+// Stage 5: from a window's CAM volume (T'×H'×W') back to per-frame heatmaps on the source
+// frames: trilinear upsampling, mean over overlapping windows, inverse of resize and crop.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "explain_video/volume.hpp"
+#include "explain_video/windows.hpp"
+
+namespace ev {
+
+// Trilinear interpolation T'×H'×W' → T×H×W with PyTorch's align_corners=False convention
+// (half-pixel centres, coordinates clamped at the borders).
+Volume upsampleTrilinear(const Volume& v, int64_t T, int64_t H, int64_t W);
+
+// Puts a crop-space map (cropH×cropW) back onto the source frame (sourceH×sourceW): bilinear
+// through the inverse of resize and crop, zero outside the crop's footprint.
+std::vector<float> uncropToSource(const float* cropMap, const CropGeometry& g);
+
+// Averages upsampled window maps per frame, in crop space. Windows arrive in order of their
+// first frame; a frame is complete once a window starting after it has arrived (or at the end).
+class HeatmapAccumulator {
+ public:
+  HeatmapAccumulator(int cropHeight, int cropWidth) : h_(cropHeight), w_(cropWidth) {}
+  // `upsampled` is clipLen×cropH×cropW; position t belongs to frame frames[t].
+  void add(const std::vector<int64_t>& frames, const Volume& upsampled);
+  // Pops the lowest-index frame that no later window can reach: all frames < frontier.
+  bool popComplete(int64_t frontier, int64_t& frame, std::vector<float>& map);
+  size_t pending() const { return acc_.size(); }
+
+ private:
+  struct Slot {
+    std::vector<float> sum;
+    int count = 0;
+  };
+  int h_, w_;
+  std::map<int64_t, Slot> acc_;
+};
+
+}  // namespace ev

@@ -1,0 +1,79 @@
+#include "pipeline/window_store.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include "explain_video/error.hpp"
+
+namespace ev {
+namespace {
+
+void put(std::FILE* f, const void* p, size_t bytes) {
+  if (bytes && std::fwrite(p, 1, bytes, f) != bytes)
+    throw Error(ErrorKind::Output, std::string("temporary window store: write failed (") + std::strerror(errno) + ")");
+}
+void get(std::FILE* f, void* p, size_t bytes) {
+  if (bytes && std::fread(p, 1, bytes, f) != bytes) throw Error(ErrorKind::Internal, "temporary window store: short read");
+}
+template <class T>
+void putVec(std::FILE* f, const std::vector<T>& v) {
+  const int64_t n = static_cast<int64_t>(v.size());
+  put(f, &n, sizeof n);
+  put(f, v.data(), v.size() * sizeof(T));
+}
+template <class T>
+void getVec(std::FILE* f, std::vector<T>& v) {
+  int64_t n = 0;
+  get(f, &n, sizeof n);
+  v.resize(static_cast<size_t>(n));
+  get(f, v.data(), v.size() * sizeof(T));
+}
+
+}  // namespace
+
+const Volume* WindowRecord::camFor(int classId) const {
+  for (size_t i = 0; i < classIds.size(); ++i)
+    if (classIds[i] == classId) return &cams[i];
+  return nullptr;
+}
+
+WindowStore::WindowStore() : file_(std::tmpfile()) {
+  if (!file_) throw Error(ErrorKind::Output, std::string("cannot create a temporary file (") + std::strerror(errno) + ")");
+}
+
+WindowStore::~WindowStore() { std::fclose(file_); }
+
+void WindowStore::append(const WindowRecord& r) {
+  std::fseek(file_, 0, SEEK_END);
+  put(file_, &r.index, sizeof r.index);
+  putVec(file_, r.frames);
+  put(file_, &r.geometry, sizeof r.geometry);
+  putVec(file_, r.logits);
+  putVec(file_, r.classIds);
+  for (const Volume& v : r.cams) {
+    putVec(file_, v.shape);
+    putVec(file_, v.data);
+  }
+  ++count_;
+}
+
+void WindowStore::rewind() {
+  std::fflush(file_);
+  std::fseek(file_, 0, SEEK_SET);
+}
+
+bool WindowStore::next(WindowRecord& r) {
+  if (std::fread(&r.index, sizeof r.index, 1, file_) != 1) return false;
+  getVec(file_, r.frames);
+  get(file_, &r.geometry, sizeof r.geometry);
+  getVec(file_, r.logits);
+  getVec(file_, r.classIds);
+  r.cams.resize(r.classIds.size());
+  for (Volume& v : r.cams) {
+    getVec(file_, v.shape);
+    getVec(file_, v.data);
+  }
+  return true;
+}
+
+}  // namespace ev

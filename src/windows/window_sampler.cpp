@@ -1,0 +1,116 @@
+#include <algorithm>
+#include <opencv2/imgproc.hpp>
+
+#include "explain_video/error.hpp"
+#include "explain_video/windows.hpp"
+
+namespace ev {
+
+CropGeometry centreCropGeometry(int sourceWidth, int sourceHeight, const PreprocessParams& p) {
+  CropGeometry g;
+  g.sourceWidth = sourceWidth;
+  g.sourceHeight = sourceHeight;
+  g.resizeWidth = p.resizeWidth;
+  g.resizeHeight = p.resizeHeight;
+  g.cropWidth = p.cropWidth;
+  g.cropHeight = p.cropHeight;
+  if (p.cropWidth > p.resizeWidth || p.cropHeight > p.resizeHeight)
+    throw Error(ErrorKind::Usage, "crop " + std::to_string(p.cropHeight) + "x" + std::to_string(p.cropWidth) +
+                                      " is larger than the resize " + std::to_string(p.resizeHeight) + "x" +
+                                      std::to_string(p.resizeWidth));
+  g.cropX = (p.resizeWidth - p.cropWidth) / 2;
+  g.cropY = (p.resizeHeight - p.cropHeight) / 2;
+  return g;
+}
+
+std::vector<int64_t> windowStarts(int64_t n, const WindowParams& w) {
+  std::vector<int64_t> starts;
+  if (n <= 0) return starts;
+  if (n <= w.clipLen) return {0};
+  for (int64_t s = 0; s + w.clipLen <= n; s += w.stride) starts.push_back(s);
+  if (starts.back() + w.clipLen < n) starts.push_back(n - w.clipLen);
+  return starts;
+}
+
+std::vector<float> WindowSampler::preprocess(const Frame& frame, const PreprocessParams& p, CropGeometry* geometry) {
+  const CropGeometry g = centreCropGeometry(frame.width, frame.height, p);
+  if (geometry) *geometry = g;
+  cv::Mat src(frame.height, frame.width, CV_8UC3, const_cast<uint8_t*>(frame.rgb.data()));
+  cv::Mat resized;
+  // Bilinear with area averaging when shrinking, so small objects are not aliased away.
+  const bool shrinking = p.resizeWidth < frame.width || p.resizeHeight < frame.height;
+  cv::resize(src, resized, cv::Size(p.resizeWidth, p.resizeHeight), 0, 0,
+             shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+  cv::Mat crop = resized(cv::Rect(g.cropX, g.cropY, g.cropWidth, g.cropHeight));
+  const size_t plane = static_cast<size_t>(g.cropWidth) * g.cropHeight;
+  std::vector<float> out(3 * plane);
+  for (int c = 0; c < 3; ++c) {
+    const int srcChannel = p.bgr ? 2 - c : c;  // model channel c reads RGB channel srcChannel
+    const float a = p.scale / p.std[c];
+    const float b = -p.mean[c] / p.std[c];
+    float* dst = out.data() + c * plane;
+    for (int y = 0; y < g.cropHeight; ++y) {
+      const uint8_t* row = crop.ptr<uint8_t>(y);
+      for (int x = 0; x < g.cropWidth; ++x) dst[y * g.cropWidth + x] = row[3 * x + srcChannel] * a + b;
+    }
+  }
+  return out;
+}
+
+WindowSampler::WindowSampler(const PreprocessParams& pre, const WindowParams& win) : pre_(pre), win_(win) {
+  if (win.clipLen < 1) throw Error(ErrorKind::Usage, "--clip-len must be at least 1");
+  if (win.stride < 1) throw Error(ErrorKind::Usage, "--stride must be at least 1");
+  if (pre.cropWidth < 1 || pre.cropHeight < 1 || pre.resizeWidth < 1 || pre.resizeHeight < 1)
+    throw Error(ErrorKind::Usage, "resize and crop sizes must be positive");
+  for (float s : pre.std)
+    if (!(s > 0)) throw Error(ErrorKind::Usage, "--std values must be positive");
+  centreCropGeometry(1, 1, pre);  // validates crop <= resize
+}
+
+void WindowSampler::push(const Frame& frame) {
+  buffer_.push_back(preprocess(frame, pre_, &geometry_));
+  ++framesSeen_;
+  if (static_cast<int>(buffer_.size()) > win_.clipLen) {
+    buffer_.pop_front();
+    ++bufferStart_;
+  }
+  if (framesSeen_ == nextStart_ + win_.clipLen) {
+    emit(nextStart_);
+    nextStart_ += win_.stride;
+  }
+}
+
+void WindowSampler::finish() {
+  if (framesSeen_ == 0) return;
+  const int64_t tailStart = std::max<int64_t>(0, framesSeen_ - win_.clipLen);
+  if (lastEmittedStart_ < tailStart || lastEmittedStart_ < 0) emit(tailStart);
+}
+
+void WindowSampler::emit(int64_t start) {
+  Window w;
+  w.index = windowCount_++;
+  w.geometry = geometry_;
+  const int64_t T = win_.clipLen;
+  const size_t plane = static_cast<size_t>(pre_.cropWidth) * pre_.cropHeight;
+  w.input = Volume({1, 3, T, pre_.cropHeight, pre_.cropWidth});
+  for (int64_t t = 0; t < T; ++t) {
+    // Padding for short videos: positions past the last frame repeat it.
+    const int64_t f = std::min(start + t, framesSeen_ - 1);
+    w.frames.push_back(f);
+    const std::vector<float>& src = buffer_.at(static_cast<size_t>(f - bufferStart_));
+    for (int c = 0; c < 3; ++c)
+      std::copy(src.begin() + c * plane, src.begin() + (c + 1) * plane,
+                w.input.data.begin() + (static_cast<size_t>(c) * T + t) * plane);
+  }
+  lastEmittedStart_ = start;
+  ready_.push_back(std::move(w));
+}
+
+bool WindowSampler::pop(Window& window) {
+  if (ready_.empty()) return false;
+  window = std::move(ready_.front());
+  ready_.pop_front();
+  return true;
+}
+
+}  // namespace ev

@@ -1,0 +1,179 @@
+// The command line end to end: a good run, and every kind of bad input, each of which must
+// give one error line naming the problem, a non-zero exit code and no output file.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "synthetic_clip.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CliRun {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+CliRun runCli(const std::string& args) {
+  const std::string errFile = ::testing::TempDir() + "/ev_cli_stderr.txt";
+  const std::string cmd = std::string(EV_CLI_PATH) + " " + args + " 2>" + quote(errFile);
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(errFile);
+  r.err.assign(std::istreambuf_iterator<char>(e), {});
+  return r;
+}
+
+std::string dir() {
+  static const std::string d = [] {
+    const std::string p = ::testing::TempDir() + "/ev_cli";
+    fs::remove_all(p);
+    fs::create_directories(p);
+    return p;
+  }();
+  return d;
+}
+
+std::string goodClip() {
+  static const std::string clip = [] {
+    evtest::SquareClip spec;
+    spec.frames = 20, spec.presentFrom = 4, spec.presentTo = 16;
+    const std::string path = dir() + "/good.mp4";
+    evtest::writeSquareClip(path, spec);
+    return path;
+  }();
+  return clip;
+}
+
+std::string model(const std::string& name) { return std::string(EV_TEST_MODELS_DIR) + "/" + name; }
+
+std::string writeFile(const std::string& name, const std::string& bytes) {
+  const std::string path = dir() + "/" + name;
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
+std::vector<std::string> listDir(const std::string& d) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(d)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+// Runs a failing command and checks the contract: exit code, one line naming the problem,
+// and nothing new in the output folder.
+void expectFailure(const std::string& args, int code, const std::vector<std::string>& phrases) {
+  goodClip();
+  const auto before = listDir(dir());
+  const CliRun r = runCli(args + " --quiet");
+  EXPECT_EQ(r.code, code) << args << "\n" << r.err;
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("explain-video: error: ", 0), 0u) << r.err;
+  for (const auto& ph : phrases) EXPECT_NE(r.err.find(ph), std::string::npos) << "missing '" << ph << "' in: " << r.err;
+  EXPECT_EQ(listDir(dir()), before) << "a failed run left files behind: " << args;
+}
+
+}  // namespace
+
+TEST(Cli, ExplainsAClipEndToEnd) {
+  const std::string out = dir() + "/good.explained.mp4";
+  const CliRun r = runCli(quote(goodClip()) + " --model " + quote(model("red_detector.pt")) +
+                       " --labels " + quote(model("red_detector_labels.txt")) + " --json " + quote(dir() + "/good.json") +
+                       " --save-heatmaps " + quote(dir() + "/good.npy"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, out + "\n");  // stdout: where the video went (default: beside the input)
+  EXPECT_TRUE(fs::exists(out));
+  EXPECT_NE(r.err.find("class 0 'red'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("render"), std::string::npos) << "progress expected on stderr: " << r.err;
+  // The .npy files load with numpy.
+  const std::string py = "/usr/bin/python3 -c \"import numpy as n; a=n.load('" + dir() +
+                         "/good.npy'); assert a.shape==(20,240,320) and a.dtype==n.float32 and a.max()==1.0\"";
+  EXPECT_EQ(std::system(py.c_str()), 0);
+  fs::remove(out);
+  fs::remove(dir() + "/good.json");
+  fs::remove(dir() + "/good.npy");
+}
+
+TEST(Cli, QuietPrintsOnlyTheSummary) {
+  const std::string out = dir() + "/quiet.mp4";
+  const CliRun r = runCli(quote(goodClip()) + " -m " + quote(model("red_detector.pt")) + " -o " + quote(out) + " -q");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  fs::remove(out);
+}
+
+TEST(Cli, ListLayers) {
+  const CliRun r = runCli("--list-layers --model " + quote(model("red_detector.pt")) + " --clip-len 8 --crop 32x32");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("input 1x3x8x32x32"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("detect"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1x1x8x16x16   <- default layer"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1x2"), std::string::npos) << r.out;  // fc
+}
+
+TEST(Cli, HelpAndVersion) {
+  const CliRun h = runCli("--help");
+  EXPECT_EQ(h.code, 0);
+  for (const char* flag : {"--model", "--layer", "--list-layers", "--method", "--class", "--labels", "--mean", "--std",
+                           "--bgr", "--clip-len", "--stride", "--resize", "--crop", "--normalize", "--colormap", "--alpha",
+                           "--out", "--save-heatmaps", "--json", "--save-raw", "--quiet"})
+    EXPECT_NE(h.out.find(flag), std::string::npos) << flag;
+  EXPECT_EQ(runCli("--version").code, 0);
+}
+
+TEST(Cli, BadInputs) {
+  const std::string m = " --model " + quote(model("red_detector.pt"));
+  const std::string clip = quote(goodClip());
+  const std::string out = " -o " + quote(dir() + "/never.mp4");
+  expectFailure(quote(dir() + "/missing.mp4") + m + out, 3, {"missing.mp4", "does not exist"});
+  expectFailure(quote(writeFile("empty.mp4", "")) + m + out, 3, {"empty.mp4", "empty"});
+  expectFailure(quote(writeFile("text.mp4", "hello, this is not a video\n")) + m + out, 3, {"text.mp4"});
+  {
+    // An MP4 cut short before its index (moov) was written, as by an interrupted recording.
+    const std::string whole = dir() + "/whole.mp4";
+    ASSERT_EQ(std::system(("ffmpeg -loglevel error -y -i " + clip + " -c copy " + quote(whole)).c_str()), 0);
+    std::ifstream in(whole, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    fs::remove(whole);
+    expectFailure(quote(writeFile("truncated.mp4", bytes.substr(0, bytes.size() / 2))) + m + out, 3,
+                  {"truncated.mp4", "truncated"});
+  }
+  const std::string audio = dir() + "/audio.m4a";
+  ASSERT_EQ(std::system(("ffmpeg -loglevel error -y -f lavfi -i sine=frequency=440:duration=1 " + quote(audio)).c_str()), 0);
+  expectFailure(quote(audio) + m + out, 3, {"audio.m4a", "no video stream"});
+  fs::remove(audio);
+
+  expectFailure(clip + " --model " + quote(model("not_a_model.pt")) + out, 4, {"not_a_model.pt", "TorchScript"});
+  expectFailure(clip + " --model " + quote(model("cap_truncated.pt")) + out, 4, {"cap_truncated.pt"});
+  expectFailure(clip + " --model " + quote(dir() + "/nomodel.pt") + out, 4, {"nomodel.pt", "does not exist"});
+  expectFailure(clip + m + " --layer features.conv9" + out, 4, {"features.conv9", "does not exist"});
+  expectFailure(clip + m + " --layer fc" + out, 4, {"'fc'", "5D"});
+  expectFailure(clip + m + " --class 7" + out, 4, {"class id 7 out of range", "2 classes"});
+  expectFailure(clip + m + " --method scorecam" + out, 2, {"unknown method 'scorecam'"});
+  expectFailure(clip + m + " -o " + quote(dir() + "/no/such/dir/out.mp4"), 5, {"no/such/dir", "does not exist"});
+  expectFailure(clip + m + " -o /proc/explained.mp4", 5, {"/proc/explained.mp4", "cannot write"});
+  expectFailure(clip + m + " --json " + quote(dir() + "/nodir/x.json") + out, 5, {"nodir"});
+  expectFailure(clip + m + " --mean 0.5,0.5" + out, 2, {"--mean"});
+  expectFailure(clip + m + " --crop 200x200" + out, 2, {"crop"});
+  expectFailure(clip + m + " --colormap nope" + out, 2, {"colormap 'nope'"});
+  expectFailure(clip + m + " --no-such-flag" + out, 2, {"no-such-flag"});
+  expectFailure(clip + m + " -o " + clip, 2, {"overwrite the input"});
+}
