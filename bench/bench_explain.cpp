@@ -1,0 +1,79 @@
+// Benchmark: end-to-end explain time against inference-only time of the same model over the
+// same windows, measured in one run. Prints the ratio (the target is at most 1.5).
+//
+//   explain-video-bench MODEL.pt CLIP.mp4 [threads]
+//
+// inference-only: model.predict() on every window's prepared input (decode and preprocessing
+//                 done beforehand and not timed): the least any tool must spend.
+// explain:        ev::explainVideo() with default settings writing the annotated MP4:
+//                 decoding (twice), windows, forward + gradients, CAM, rendering, encoding.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "explain_video/error.hpp"
+#include "explain_video/explain.hpp"
+#include "explain_video/model.hpp"
+#include "explain_video/video.hpp"
+#include "explain_video/windows.hpp"
+
+namespace {
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s MODEL.pt CLIP.mp4 [threads]\n", argv[0]);
+    return 2;
+  }
+  const std::string modelPath = argv[1], clip = argv[2];
+  const int threads = argc > 3 ? std::atoi(argv[3]) : 0;
+  try {
+    ev::ExplainParams p;
+    p.input = clip;
+    p.model = modelPath;
+    p.threads = threads;
+    p.output = (std::filesystem::temp_directory_path() / "explain-video-bench.mp4").string();
+
+    // Prepare the windows once, untimed.
+    std::vector<ev::Window> windows;
+    {
+      ev::VideoReader reader(clip);
+      ev::WindowSampler sampler(p.preprocess, p.windows);
+      ev::Frame f;
+      ev::Window w;
+      while (reader.read(f)) {
+        sampler.push(f);
+        while (sampler.pop(w)) windows.push_back(w);
+      }
+      sampler.finish();
+      while (sampler.pop(w)) windows.push_back(w);
+    }
+    ev::Model model(modelPath, threads);
+    model.predict(windows.front().input);  // warm-up (allocations, oneDNN kernels)
+
+    const double t0 = now();
+    for (const auto& w : windows) model.predict(w.input);
+    const double inference = now() - t0;
+
+    ev::explainVideo(p);  // warm-up of the same path (page cache, encoder init)
+    const double t1 = now();
+    const ev::ExplainResult r = ev::explainVideo(p);
+    const double explain = now() - t1;
+    std::filesystem::remove(p.output);
+
+    std::printf("model %s\nclip %s: %lld frames, %zu windows of %d frames (stride %d), layer %s\n", modelPath.c_str(),
+                clip.c_str(), static_cast<long long>(r.frames), windows.size(), p.windows.clipLen, p.windows.stride,
+                r.layer.c_str());
+    std::printf("inference-only  %8.3f s  (%.1f ms/window)\n", inference, 1000 * inference / windows.size());
+    std::printf("explain         %8.3f s  (model %.3f s, render+encode %.3f s)\n", explain, r.secondsModel,
+                r.secondsRender);
+    std::printf("ratio explain/inference = %.2f (target <= 1.5)\n", explain / inference);
+    return 0;
+  } catch (const ev::Error& e) {
+    std::fprintf(stderr, "explain-video-bench: %s\n", e.what());
+    return 1;
+  }
+}
