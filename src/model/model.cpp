@@ -1,0 +1,541 @@
+// Stage 3: TorchScript model loading, prediction, layer listing and activation/gradient
+// capture at an inner layer.
+//
+// LibTorch has no module hooks for TorchScript modules, so capture works by graph surgery:
+// copy forward()'s graph, inline only the submodule calls on the path to the target layer,
+// find the call of the target module and return its output together with the model output.
+// Everything torch-related lives in this one translation unit (compile time).
+#include "explain_video/model.hpp"
+
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/script.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+#include "explain_video/error.hpp"
+
+namespace ev {
+namespace {
+
+namespace jit = torch::jit;
+
+// c10::Error messages are multi-line with a backtrace; keep the first meaningful line.
+std::string firstLine(const std::string& what) {
+  std::istringstream in(what);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto b = line.find_first_not_of(" \t\r");
+    if (b == std::string::npos) continue;
+    line = line.substr(b);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.size() > 300) line = line.substr(0, 300) + "...";
+    return line;
+  }
+  return "unknown error";
+}
+
+// Errors raised inside the TorchScript interpreter start with a generic header and a
+// TorchScript traceback; the actual reason ("RuntimeError: ...") is the last line.
+std::string torchMessage(const std::exception& e) {
+  auto* ce = dynamic_cast<const c10::Error*>(&e);
+  std::string text = ce ? ce->what_without_backtrace() : e.what();
+  std::string first = firstLine(text);
+  if (first.find("failed in the TorchScript interpreter") == std::string::npos) return first;
+  std::istringstream in(text);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+  last = firstLine(last);
+  for (const char* prefix : {"RuntimeError: ", "Exception: "})
+    if (last.rfind(prefix, 0) == 0) last = last.substr(std::char_traits<char>::length(prefix));
+  return last;
+}
+
+std::string shapeString(at::IntArrayRef sizes) {
+  std::string s;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (i) s += "\xC3\x97";  // ×
+    s += std::to_string(sizes[i]);
+  }
+  return s;
+}
+
+std::string shapeString(const std::vector<int64_t>& sizes) { return shapeString(at::IntArrayRef(sizes)); }
+
+// True for the methods that stand for "calling the module": forward, and the forward1,
+// forward2, ... that tracing creates when one module instance is called several times.
+bool isForwardName(const std::string& name) {
+  if (name.rfind("forward", 0) != 0) return false;
+  return std::all_of(name.begin() + 7, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Dotted module path of a module-typed value: the prim::GetAttr chain from the graph's self.
+std::optional<std::string> modulePath(jit::Value* v, jit::Value* self) {
+  std::vector<std::string> parts;
+  while (v != self) {
+    jit::Node* n = v->node();
+    if (n->kind() != c10::prim::GetAttr) return std::nullopt;
+    parts.push_back(n->s(c10::attr::name));
+    v = n->input(0);
+  }
+  std::string path;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    if (!path.empty()) path += '.';
+    path += *it;
+  }
+  return path;
+}
+
+bool isPrefixPath(const std::string& prefix, const std::string& path) {
+  return prefix.empty() || (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 &&
+                            path[prefix.size()] == '.');
+}
+
+// The callee of a prim::CallMethod on a concrete module class (not an interface), or null.
+jit::GraphFunction* calleeOf(jit::Node* call) {
+  auto cls = call->input(0)->type()->cast<c10::ClassType>();
+  if (!cls) return nullptr;
+  auto* fn = cls->findMethod(call->s(c10::attr::name));
+  if (!fn) return nullptr;
+  return jit::tryToGraphFunction(*fn);
+}
+
+bool hasSubmoduleCalls(jit::Graph& g) {
+  return !jit::findAllNodes(g, c10::prim::CallMethod, /*recurse=*/true).empty();
+}
+
+bool isTensorType(jit::Value* v) { return v->type()->kind() == c10::TypeKind::TensorType; }
+
+// Inline, anywhere in the graph, every call on a module whose path satisfies `pred(path,
+// method)`. `onInline(node, path, outputs)` is told about each inlined call and its outputs.
+template <class Pred, class OnInline>
+void inlineCalls(jit::Graph& g, Pred pred, OnInline onInline) {
+  jit::Value* self = g.inputs().at(0);
+  for (;;) {
+    bool changed = false;
+    for (jit::Node* n : jit::findAllNodes(g, c10::prim::CallMethod, /*recurse=*/true)) {
+      auto path = modulePath(n->input(0), self);
+      if (!path) continue;
+      const std::string method = n->s(c10::attr::name);
+      if (!pred(*path, method)) continue;
+      jit::GraphFunction* callee = calleeOf(n);
+      if (!callee) continue;
+      const bool topLevel = n->owningBlock() == g.block();
+      // Pass the callee's own graph (not its inlined/optimized one) so that its submodule
+      // calls stay visible for the next round.
+      auto outs = jit::inlineCallTo(n, callee, callee->graph().get());
+      onInline(*path, method, topLevel, outs);
+      changed = true;
+      break;  // node list is stale now
+    }
+    if (!changed) return;
+  }
+}
+
+// Appends `v` to the graph's outputs as part of a tuple with the existing output:
+// graph returns (extra..., original).
+void returnTuple(jit::Graph& g, const std::vector<jit::Value*>& first) {
+  jit::WithInsertPoint guard(g.return_node());
+  std::vector<jit::Value*> items = first;
+  items.push_back(g.outputs().at(0));
+  jit::Node* tup = g.insertNode(g.createTuple(items));
+  while (!g.outputs().empty()) g.eraseOutput(0);
+  g.registerOutput(tup->output());
+}
+
+std::shared_ptr<jit::GraphFunction> makeFunction(const std::string& name, std::shared_ptr<jit::Graph> g) {
+  // SIMPLE executor: run the graph as built, no profiling-driven rewrites (autodiff
+  // subgraphs, fusion), so the logits are computed exactly as written.
+  return std::make_shared<jit::GraphFunction>(c10::QualifiedName("__ev__." + name), std::move(g), nullptr,
+                                              jit::ExecutorExecutionMode::SIMPLE);
+}
+
+at::Tensor toTensor(const Volume& v) {
+  if (Volume::numel(v.shape) != v.data.size())
+    throw Error(ErrorKind::Internal, "input volume: shape does not match its data size");
+  return torch::from_blob(const_cast<float*>(v.data.data()), v.shape, torch::kFloat32).clone();
+}
+
+Volume toVolume(const at::Tensor& t, bool dropBatch) {
+  at::Tensor c = t.detach().to(torch::kFloat32).contiguous();
+  std::vector<int64_t> shape(c.sizes().begin(), c.sizes().end());
+  if (dropBatch && !shape.empty()) shape.erase(shape.begin());
+  Volume v;
+  v.shape = shape;
+  v.data.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  return v;
+}
+
+// The first tensor in a (possibly nested) tuple/list/dict output, or undefined.
+at::Tensor firstTensor(const c10::IValue& v) {
+  if (v.isTensor()) return v.toTensor();
+  if (v.isTuple()) {
+    for (const auto& e : v.toTupleRef().elements()) {
+      auto t = firstTensor(e);
+      if (t.defined()) return t;
+    }
+  } else if (v.isList()) {
+    for (const auto& e : v.toListRef()) {
+      auto t = firstTensor(e);
+      if (t.defined()) return t;
+    }
+  } else if (v.isGenericDict()) {
+    for (const auto& kv : v.toGenericDict()) {
+      auto t = firstTensor(kv.value());
+      if (t.defined()) return t;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+struct Model::Impl {
+  std::string path;
+  jit::Module module;
+  std::string target;
+  // Capture functions per target layer: graph returns (activation, model output).
+  std::map<std::string, std::shared_ptr<jit::GraphFunction>> captureFns;
+  // Layer probe: graph returns (out_1, ..., out_n, model output) for probePaths.
+  std::shared_ptr<jit::GraphFunction> probeFn;
+  std::vector<std::string> probePaths;
+  std::vector<int64_t> probeOrder;  // position of each output's producer in the graph
+
+  [[noreturn]] void fail(const std::string& msg) const { throw Error(ErrorKind::Model, path + ": " + msg); }
+
+  std::shared_ptr<jit::Graph> forwardGraphCopy() const {
+    auto method = module.find_method("forward");
+    if (!method) fail("model has no forward() method");
+    return jit::toGraphFunction(method->function()).graph()->copy();
+  }
+
+  std::vector<std::string> submoduleNames() const {
+    std::vector<std::string> names;
+    for (const auto& nm : module.named_modules())
+      if (!nm.name.empty()) names.push_back(nm.name);
+    return names;
+  }
+
+  at::Tensor logitsOf(const c10::IValue& out) const {
+    at::Tensor t = firstTensor(out);
+    if (!t.defined()) fail("forward() returned no tensor");
+    if (t.dim() == 2 && t.size(0) == 1) return t.reshape({-1});
+    if (t.dim() == 1) return t;
+    fail("forward() output is " + std::to_string(t.dim()) + "D (" + shapeString(t.sizes()) +
+         "), expected logits 1\xC3\x97K or K");
+  }
+
+  at::Tensor inputTensor(const Volume& input) const {
+    if (input.shape.size() != 5 || input.shape[0] != 1)
+      fail("input must be 1\xC3\x97" "C\xC3\x97T\xC3\x97H\xC3\x97W, got " + shapeString(input.shape));
+    return toTensor(input);
+  }
+
+  std::shared_ptr<jit::GraphFunction> buildCapture(const std::string& layer) {
+    auto g = forwardGraphCopy();
+    if (!hasSubmoduleCalls(*g))
+      fail("model is frozen/optimized: it has no submodule calls left, so layer '" + layer +
+           "' cannot be captured; export it without torch.jit.freeze");
+    auto names = submoduleNames();
+    if (std::find(names.begin(), names.end(), layer) == names.end()) {
+      std::string list;
+      for (size_t i = 0; i < names.size() && i < 12; ++i) list += (i ? ", " : "") + names[i];
+      if (names.size() > 12) list += ", ... (" + std::to_string(names.size()) + " in all)";
+      fail("layer '" + layer + "' does not exist; layers: " + (list.empty() ? "(none)" : list));
+    }
+    // Inline calls on modules that contain the target (and non-forward helper methods of them).
+    inlineCalls(
+        *g, [&](const std::string& p, const std::string&) { return isPrefixPath(p, layer); },
+        [](const std::string&, const std::string&, bool, const std::vector<jit::Value*>&) {});
+
+    jit::Value* self = g->inputs().at(0);
+    jit::Node* target = nullptr;
+    bool inControlFlow = false;
+    for (jit::Node* n : jit::findAllNodes(*g, c10::prim::CallMethod, /*recurse=*/true)) {
+      if (!isForwardName(n->s(c10::attr::name))) continue;
+      auto p = modulePath(n->input(0), self);
+      if (!p || *p != layer) continue;
+      if (n->owningBlock() != g->block()) {
+        inControlFlow = true;
+      } else if (!target || n->isAfter(target)) {
+        target = n;  // last call wins
+      }
+    }
+    if (inControlFlow)
+      fail("layer '" + layer + "' is called inside control flow (prim::If/Loop), which cannot be captured");
+    if (!target) fail("layer '" + layer + "' is not called by forward(), so it cannot be captured");
+    if (target->outputs().size() != 1 || !isTensorType(target->output()))
+      fail("layer '" + layer + "' does not return a single tensor (" + target->output(0)->type()->str() +
+           "); choose a convolutional layer");
+    if (auto tt = target->output()->type()->cast<c10::TensorType>()) {
+      auto dim = tt->dim();
+      if (dim && *dim != 5) {
+        std::string shape = std::to_string(*dim) + "D";
+        if (auto sizes = tt->sizes().concrete_sizes()) shape += " (" + shapeString(*sizes) + ")";
+        fail("layer '" + layer + "' output is " + shape +
+             ", not 5D (N,C,T,H,W); choose a convolutional layer");
+      }
+    }
+
+    // Surgery:
+    //   set_grad_enabled(false) at the top: nothing below the target records autograd state;
+    //   a = target(...)
+    //   set_grad_enabled(true)
+    //   r = requires_grad_(clone(a))     -- the returned activation, a fresh autograd leaf
+    //   c = clone(r)                     -- every later user of a reads c instead
+    // In-place ops after the target (ReLU(inplace=True), out += identity) then modify c, never
+    // r, and dS/dr is the gradient with respect to the activation as the target produced it.
+    jit::Value* a = target->output();
+    const auto setGrad = c10::Symbol::fromQualString("aten::set_grad_enabled");
+    {
+      jit::Node* first = g->block()->nodes().front();
+      jit::WithInsertPoint guard(first);
+      jit::Value* off = g->insertConstant(false);
+      g->insertNode(g->create(setGrad, {off}, 0));
+    }
+    jit::Value* copy = nullptr;
+    {
+      jit::WithInsertPoint guard(target->next());
+      jit::Value* on = g->insertConstant(true);
+      g->insertNode(g->create(setGrad, {on}, 0));
+      jit::Value* fresh = g->insert(c10::aten::clone, {a});
+      jit::Value* leaf = g->insert(c10::Symbol::fromQualString("aten::requires_grad_"), {fresh, true});
+      copy = g->insert(c10::aten::clone, {leaf});
+      a->replaceAllUsesAfterNodeWith(copy->node(), copy);
+      copy = leaf;
+    }
+    returnTuple(*g, {copy});
+    return makeFunction("capture." + layer, g);
+  }
+
+  void buildProbe() {
+    if (probeFn) return;
+    auto g = forwardGraphCopy();
+    probePaths.clear();
+    std::vector<size_t> outIdx;  // index in graph outputs for each probe path entry
+    inlineCalls(
+        *g, [](const std::string&, const std::string&) { return true; },
+        [&](const std::string& p, const std::string& method, bool topLevel, const std::vector<jit::Value*>& outs) {
+          if (p.empty() || !isForwardName(method) || !topLevel || outs.size() != 1 || !isTensorType(outs[0]))
+            return;
+          probePaths.push_back(p);
+          outIdx.push_back(g->registerOutput(outs[0]));
+        });
+    // Outputs so far: [model output, layer outputs...]. Rebuild as one tuple:
+    // (layer outputs..., model output).
+    std::vector<jit::Value*> vals;
+    for (size_t i : outIdx) vals.push_back(g->outputs().at(i));
+    jit::Value* modelOut = g->outputs().at(0);
+    while (g->outputs().size() > 1) g->eraseOutput(g->outputs().size() - 1);
+    {
+      jit::WithInsertPoint guard(g->return_node());
+      std::vector<jit::Value*> items = vals;
+      items.push_back(modelOut);
+      jit::Node* tup = g->insertNode(g->createTuple(items));
+      g->eraseOutput(0);
+      g->registerOutput(tup->output());
+    }
+    // Position of each value's producer in the top-level block (graph inputs come first).
+    std::unordered_map<const jit::Node*, int64_t> pos;
+    int64_t i = 0;
+    for (jit::Node* n : g->nodes()) pos[n] = ++i;
+    probeOrder.clear();
+    for (jit::Value* v : vals) {
+      auto it = pos.find(v->node());
+      probeOrder.push_back(it == pos.end() ? 0 : it->second);
+    }
+    probeFn = makeFunction("probe", g);
+  }
+
+  // For each probed path: the output of its last call (in graph order), or undefined.
+  struct Probe {
+    std::map<std::string, at::Tensor> out;
+    std::map<std::string, int64_t> order;
+  };
+
+  Probe runProbe(const std::vector<int64_t>& inputShape) {
+    if (inputShape.size() != 5 || inputShape[0] != 1)
+      fail("input shape must be 1\xC3\x97" "C\xC3\x97T\xC3\x97H\xC3\x97W, got " + shapeString(inputShape));
+    Probe probe;
+    c10::IValue result;
+    try {
+      buildProbe();
+      c10::InferenceMode guard;
+      result = (*probeFn)({module._ivalue(), torch::zeros(inputShape)});
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      fail("forward() failed for input shape " + shapeString(inputShape) + ": " + torchMessage(e));
+    }
+    const auto& elems = result.toTupleRef().elements();
+    for (size_t k = 0; k < probePaths.size(); ++k) {
+      const auto& p = probePaths[k];
+      auto it = probe.order.find(p);
+      if (it != probe.order.end() && it->second > probeOrder[k]) continue;  // keep the last call
+      probe.order[p] = probeOrder[k];
+      probe.out[p] = elems[k].isTensor() ? elems[k].toTensor() : at::Tensor();
+    }
+    return probe;
+  }
+};
+
+Model::Model(const std::string& path, int threads) : impl_(std::make_unique<Impl>()) {
+  impl_->path = path;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) impl_->fail("file does not exist");
+  if (std::filesystem::is_directory(path, ec)) impl_->fail("is a directory, not a TorchScript model");
+  try {
+    impl_->module = torch::jit::load(path, torch::kCPU);
+  } catch (const std::exception& e) {
+    impl_->fail("not a TorchScript model (" + torchMessage(e) + ")");
+  }
+  if (!impl_->module.find_method("forward")) impl_->fail("not a usable TorchScript model (no forward() method)");
+  impl_->module.eval();
+  int n = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+  at::set_num_threads(std::max(1, n));
+}
+
+Model::~Model() = default;
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+
+const std::string& Model::path() const { return impl_->path; }
+
+std::vector<LayerInfo> Model::listLayers(const std::vector<int64_t>& inputShape) {
+  auto probe = impl_->runProbe(inputShape);
+  std::vector<LayerInfo> layers;
+  for (const auto& nm : impl_->module.named_modules()) {
+    if (nm.name.empty()) continue;
+    LayerInfo info;
+    info.name = nm.name;
+    auto qn = nm.value.type()->name();
+    info.type = qn ? qn->name() : std::string("?");
+    auto it = probe.out.find(nm.name);
+    if (it != probe.out.end() && it->second.defined())
+      info.outputShape.assign(it->second.sizes().begin(), it->second.sizes().end());
+    layers.push_back(std::move(info));
+  }
+  return layers;
+}
+
+// Rule: among submodules whose (last-call) output is 5D with more than one T×H×W cell (a
+// global pool's N×C×1×1×1 is no map), take the one whose output value is produced last in the
+// fully inlined forward graph. Nested modules that return their last
+// child's output share one value (r3d_18: layer4, layer4.1, layer4.1.relu); then the
+// outermost (shortest path) wins, so the answer is "layer4".
+std::string Model::defaultLayer(const std::vector<int64_t>& inputShape) {
+  auto probe = impl_->runProbe(inputShape);
+  std::string best;
+  int64_t bestOrder = -1;
+  for (const auto& [name, t] : probe.out) {
+    if (!t.defined() || t.dim() != 5 || t.size(2) * t.size(3) * t.size(4) <= 1) continue;
+    int64_t order = probe.order[name];
+    auto depth = [](const std::string& s) { return std::count(s.begin(), s.end(), '.'); };
+    if (order > bestOrder || (order == bestOrder && (depth(name) < depth(best) ||
+                                                     (depth(name) == depth(best) && name < best)))) {
+      best = name;
+      bestOrder = order;
+    }
+  }
+  if (best.empty()) {
+    std::string why = hasSubmoduleCalls(*impl_->forwardGraphCopy())
+                          ? "no submodule outputs a 5D (N,C,T,H,W) tensor"
+                          : "model is frozen/optimized: it has no submodule calls left; export it without "
+                            "torch.jit.freeze";
+    impl_->fail("cannot choose a default layer: " + why);
+  }
+  return best;
+}
+
+void Model::setTargetLayer(const std::string& dottedPath) {
+  auto it = impl_->captureFns.find(dottedPath);
+  if (it == impl_->captureFns.end()) {
+    std::shared_ptr<jit::GraphFunction> fn;
+    try {
+      fn = impl_->buildCapture(dottedPath);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      impl_->fail("cannot prepare capture at layer '" + dottedPath + "': " + torchMessage(e));
+    }
+    impl_->captureFns.emplace(dottedPath, fn);
+  }
+  impl_->target = dottedPath;
+}
+
+const std::string& Model::targetLayer() const { return impl_->target; }
+
+std::vector<float> Model::predict(const Volume& input) {
+  at::Tensor x = impl_->inputTensor(input);
+  c10::IValue out;
+  try {
+    c10::InferenceMode guard;
+    out = impl_->module.forward({x});
+  } catch (const std::exception& e) {
+    impl_->fail("forward() failed for input " + shapeString(input.shape) + ": " + torchMessage(e));
+  }
+  at::Tensor logits = impl_->logitsOf(out).to(torch::kFloat32).contiguous();
+  return std::vector<float>(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
+}
+
+LayerCapture Model::capture(const Volume& input,
+                            const std::function<std::vector<int>(const std::vector<float>&)>& chooseClasses) {
+  if (impl_->target.empty()) impl_->fail("no target layer set; call setTargetLayer() first");
+  auto fn = impl_->captureFns.at(impl_->target);
+  at::Tensor x = impl_->inputTensor(input);
+  const std::string& layer = impl_->target;
+
+  // The graph switches grad mode itself; the guard restores the caller's mode afterwards,
+  // also when the graph throws half way.
+  at::AutoGradMode gradGuard(true);
+  c10::IValue out;
+  try {
+    out = (*fn)({impl_->module._ivalue(), x});
+  } catch (const std::exception& e) {
+    impl_->fail("forward() failed for input " + shapeString(input.shape) + ": " + torchMessage(e));
+  }
+  const auto& elems = out.toTupleRef().elements();
+  at::Tensor act = elems.at(0).toTensor();
+  at::Tensor logits = impl_->logitsOf(elems.at(1));
+  if (act.dim() != 5 || act.size(0) != 1)
+    impl_->fail("layer '" + layer + "' output is " + std::to_string(act.dim()) + "D (" + shapeString(act.sizes()) +
+                "), not 5D (N,C,T,H,W); choose a convolutional layer");
+
+  LayerCapture cap;
+  {
+    at::Tensor l = logits.detach().to(torch::kFloat32).contiguous();
+    cap.logits.assign(l.data_ptr<float>(), l.data_ptr<float>() + l.numel());
+  }
+  cap.activation = toVolume(act, /*dropBatch=*/true);
+  cap.classIds = chooseClasses(cap.logits);
+  const int64_t k = logits.numel();
+  for (int c : cap.classIds)
+    if (c < 0 || c >= k)
+      throw Error(ErrorKind::Model,
+                  "class id " + std::to_string(c) + " out of range: model has " + std::to_string(k) + " classes");
+  if (!cap.classIds.empty() && !logits.requires_grad())
+    impl_->fail("the logits do not depend on layer '" + layer + "'");
+  try {
+    for (size_t i = 0; i < cap.classIds.size(); ++i) {
+      const bool last = i + 1 == cap.classIds.size();
+      auto grads = torch::autograd::grad({logits[cap.classIds[i]]}, {act}, {}, /*retain_graph=*/!last,
+                                         /*create_graph=*/false, /*allow_unused=*/true);
+      at::Tensor g = grads.at(0).defined() ? grads[0] : torch::zeros_like(act);
+      cap.gradients.push_back(toVolume(g, /*dropBatch=*/true));
+    }
+  } catch (const std::exception& e) {
+    impl_->fail("gradient at layer '" + layer + "' failed: " + torchMessage(e));
+  }
+  return cap;
+}
+
+}  // namespace ev
