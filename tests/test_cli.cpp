@@ -2,6 +2,7 @@
 // give one error line naming the problem, a non-zero exit code and no output file.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -26,7 +27,7 @@ std::string quote(const std::string& s) {
 }
 
 CliRun runCli(const std::string& args) {
-  const std::string errFile = ::testing::TempDir() + "/ev_cli_stderr.txt";
+  const std::string errFile = ::testing::TempDir() + "/ev_cli_stderr_" + std::to_string(::getpid()) + ".txt";
   const std::string cmd = std::string(EV_CLI_PATH) + " " + args + " 2>" + quote(errFile);
   CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
@@ -42,7 +43,8 @@ CliRun runCli(const std::string& args) {
 
 std::string dir() {
   static const std::string d = [] {
-    const std::string p = ::testing::TempDir() + "/ev_cli";
+    // One folder per test process: CTest runs tests in parallel processes.
+    const std::string p = ::testing::TempDir() + "/ev_cli_" + std::to_string(::getpid());
     fs::remove_all(p);
     fs::create_directories(p);
     return p;

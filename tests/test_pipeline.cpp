@@ -2,6 +2,8 @@
 // red-detecting model must light up the red square in exactly the frames that show it.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -23,7 +25,8 @@ struct Fixture {
 const Fixture& squareClip() {
   static Fixture fx = [] {
     Fixture f;
-    f.dir = ::testing::TempDir() + "/ev_pipeline";
+    // One folder per test process: CTest runs tests in parallel processes.
+    f.dir = ::testing::TempDir() + "/ev_pipeline_" + std::to_string(::getpid());
     fs::create_directories(f.dir);
     f.clip = f.dir + "/square.mp4";
     evtest::writeSquareClip(f.clip, f.spec);
@@ -192,7 +195,7 @@ TEST(Pipeline, FrameAndWindowNormalisation) {
 TEST(Pipeline, ShortClipIsPadded) {
   evtest::SquareClip spec;
   spec.frames = 6, spec.presentFrom = 2, spec.presentTo = 5;
-  const std::string clip = squareClip().dir + "/short.mp4";
+  const std::string clip = squareClip().dir + "/short_input.mp4";
   evtest::writeSquareClip(clip, spec);
   ev::ExplainParams p = baseParams("short");
   p.input = clip;

@@ -407,17 +407,21 @@ ExplainResult explainVideo(const ExplainParams& p, const ProgressCallback& progr
       videoMax = std::max(videoMax, m);
     }
   }
-  // The scale that maps each frame's raw heat to the rendered [0,1] heat.
-  auto scaleFor = [&](int64_t f) -> float {
+  // The divisor that maps each frame's raw heat to the rendered [0,1] heat (a division, so
+  // the maximum becomes exactly 1); 0 means the frame has no heat at all.
+  auto divisorFor = [&](int64_t f) -> float {
     switch (p.normalize) {
-      case Normalize::Video: return videoMax > 0 ? 1.f / videoMax : 0.f;
-      case Normalize::Frame: return frameMax[static_cast<size_t>(f)] > 0 ? 1.f / frameMax[static_cast<size_t>(f)] : 0.f;
+      case Normalize::Video: return videoMax;
+      case Normalize::Frame: return frameMax[static_cast<size_t>(f)];
       case Normalize::Window: return 1.f;
     }
     return 1.f;
   };
   std::vector<float> importance(frameMean.size());
-  for (size_t f = 0; f < importance.size(); ++f) importance[f] = frameMean[f] * scaleFor(static_cast<int64_t>(f));
+  for (size_t f = 0; f < importance.size(); ++f) {
+    const float d = divisorFor(static_cast<int64_t>(f));
+    importance[f] = d > 0 ? frameMean[f] / d : 0.f;
+  }
 
   // ---- pass 4: render ----
   const auto tRender = Clock::now();
@@ -445,8 +449,8 @@ ExplainResult explainVideo(const ExplainParams& p, const ProgressCallback& progr
     int64_t f = 0;
     double prob = 0;
     while (heat.next(f, map, prob)) {
-      const float s = scaleFor(f);
-      for (float& v : map) v = std::min(1.f, v * s);
+      const float d = divisorFor(f);
+      for (float& v : map) v = d > 0 ? std::min(1.f, v / d) : 0.f;
       if (npy) npy->append(map.data(), map.size());
       if (reader) {
         if (!reader->read(frame) || frame.index != f)

@@ -26,8 +26,8 @@ class RedDetector(nn.Module):
         with torch.no_grad():
             self.detect.weight.copy_((k * torch.tensor(STD)).view(1, 3, 1, 1, 1))
             self.detect.bias.fill_(float((k * torch.tensor(MEAN)).sum()) - 0.5)
-            self.fc.weight.copy_(torch.tensor([[20.0], [-20.0]]))
-            self.fc.bias.copy_(torch.tensor([0.0, 1.0]))
+            self.fc.weight.copy_(torch.tensor([[200.0], [-200.0]]))
+            self.fc.bias.copy_(torch.tensor([0.0, 0.5]))
 
     def forward(self, x):
         x = self.pool(self.relu(self.detect(x)))
