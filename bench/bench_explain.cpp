@@ -68,9 +68,10 @@ int main(int argc, char** argv) {
                 clip.c_str(), static_cast<long long>(r.frames), windows.size(), p.windows.clipLen, p.windows.stride,
                 r.layer.c_str());
     std::printf("inference-only  %8.3f s  (%.1f ms/window)\n", inference, 1000 * inference / windows.size());
-    std::printf("explain         %8.3f s  (model %.3f s, render+encode %.3f s)\n", explain, r.secondsModel,
-                r.secondsRender);
+    std::printf("explain         %8.3f s  (set-up: load + layer probe %.3f s, model %.3f s, render pass %.3f s)\n",
+                explain, r.secondsSetup, r.secondsModel, r.secondsRender);
     std::printf("ratio explain/inference = %.2f (target <= 1.5)\n", explain / inference);
+    std::printf("ratio without set-up    = %.2f\n", (explain - r.secondsSetup) / inference);
     return 0;
   } catch (const ev::Error& e) {
     std::fprintf(stderr, "explain-video-bench: %s\n", e.what());
