@@ -1,6 +1,7 @@
 // The command line end to end: a good run, and every kind of bad input, each of which must
 // give one error line naming the problem, a non-zero exit code and no output file.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -103,6 +104,11 @@ TEST(Cli, ExplainsAClipEndToEnd) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, out + "\n");  // stdout: where the video went (default: beside the input)
   EXPECT_TRUE(fs::exists(out));
+  // Outputs get the permissions of a normally created file (0666 less the umask), not 0600.
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  EXPECT_EQ(static_cast<unsigned>(fs::status(out).permissions()), 0666u & ~mask);
+  EXPECT_EQ(static_cast<unsigned>(fs::status(dir() + "/good.npy").permissions()), 0666u & ~mask);
   EXPECT_NE(r.err.find("class 0 'red'"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("render"), std::string::npos) << "progress expected on stderr: " << r.err;
   // The .npy files load with numpy.

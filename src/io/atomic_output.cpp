@@ -1,5 +1,6 @@
 #include "io/atomic_output.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -33,6 +34,10 @@ AtomicOutput::AtomicOutput(const std::string& target, const std::string& suffix)
   const int fd = mkstemps(tmpl.data(), static_cast<int>(suffix.size()));
   if (fd < 0)
     throw Error(ErrorKind::Output, target + ": cannot write in '" + parent + "' (" + std::strerror(errno) + ")");
+  // mkstemps creates 0600; a finished output gets the usual 0666 less the umask.
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  ::fchmod(fd, 0666 & ~mask);
   ::close(fd);
   temp_ = tmpl;
 }
