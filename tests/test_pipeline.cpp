@@ -142,7 +142,7 @@ TEST(Pipeline, SideOutputsJsonAndRaw) {
   p.classSpec = "";  // top-1 of the mean logits: "red"
   p.labelsFile = model("red_detector_labels.txt");
   p.jsonFile = squareClip().dir + "/side.json";
-  p.rawDir = squareClip().dir + "/side_raw";
+  p.rawDir = squareClip().dir + "/side_raw/";  // a trailing slash names the same folder
   fs::remove_all(p.rawDir);
   const ev::ExplainResult r = ev::explainVideo(p);
   EXPECT_EQ(r.classId, 0);

@@ -58,7 +58,9 @@ void AtomicOutput::commit() {
 
 AtomicOutputDir::AtomicOutputDir(const std::string& dir) : dir_(dir) {
   std::error_code ec;
-  const std::string parent = parentOf(fs::path(dir).lexically_normal().string());
+  fs::path d = fs::path(dir).lexically_normal();
+  if (d.filename().empty()) d = d.parent_path();  // "raw/" names the folder "raw"
+  const std::string parent = parentOf(d.string());
   if (!fs::exists(dir, ec)) {
     if (!fs::is_directory(parent, ec))
       throw Error(ErrorKind::Output, dir + ": parent directory '" + parent + "' does not exist");
