@@ -1,0 +1,87 @@
+#include "cli/cli_common.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+#include <vector>
+
+#include "explain_video/error.hpp"
+#include "explain_video/explain.hpp"
+
+namespace cli {
+namespace {
+
+bool g_progressLineOpen = false;  // a progress line without its newline is on stderr
+
+std::string formatDuration(double s) {
+  char buf[32];
+  const int t = static_cast<int>(s + 0.5);
+  std::snprintf(buf, sizeof buf, "%d:%02d", t / 60, t % 60);
+  return buf;
+}
+
+}  // namespace
+
+std::array<float, 3> parseTriple(const std::string& flag, const std::string& text) {
+  std::vector<std::string> toks;
+  std::istringstream in(text);
+  for (std::string tok; std::getline(in, tok, ',');) toks.push_back(tok);
+  const std::string problem = flag + " '" + text + "': expected three comma-separated numbers";
+  if (toks.size() != 3) throw ev::Error(ev::ErrorKind::Usage, problem);
+  std::array<float, 3> v{};
+  for (int i = 0; i < 3; ++i) {
+    try {
+      size_t used = 0;
+      v[i] = std::stof(toks[i], &used);
+      if (used != toks[i].size()) throw std::invalid_argument(toks[i]);
+    } catch (const std::exception&) {
+      throw ev::Error(ev::ErrorKind::Usage, problem);
+    }
+  }
+  return v;
+}
+
+void parseSize(const std::string& flag, const std::string& text, int& h, int& w) {
+  const auto x = text.find('x');
+  try {
+    if (x == std::string::npos) throw std::invalid_argument(text);
+    size_t u1 = 0, u2 = 0;
+    h = std::stoi(text.substr(0, x), &u1);
+    w = std::stoi(text.substr(x + 1), &u2);
+    if (u1 != x || u2 != text.size() - x - 1 || h <= 0 || w <= 0) throw std::invalid_argument(text);
+  } catch (const std::exception&) {
+    throw ev::Error(ev::ErrorKind::Usage, flag + " '" + text + "': expected HEIGHTxWIDTH, e.g. 128x171");
+  }
+}
+
+void ProgressPrinter::update(const std::string& stage, long long done, long long total, double seconds) {
+  const auto now = std::chrono::steady_clock::now();
+  const bool stageChanged = stage != stage_;
+  if (stageChanged && g_progressLineOpen) std::fputc('\n', stderr);
+  const bool last = total > 0 && done >= total;
+  if (!stageChanged && !last && now - lastPrint_ < std::chrono::milliseconds(250)) return;
+  stage_ = stage;
+  lastPrint_ = now;
+  const double rate = seconds > 0 ? done / seconds : 0;
+  std::fprintf(stderr, "\r%-10s %6lld", stage.c_str(), done);
+  if (total > 0) {
+    const double eta = rate > 0 ? (total - done) / rate : 0;
+    std::fprintf(stderr, "/%lld (%3.0f%%)  %.1f/s  ETA %s   ", total, 100.0 * std::min(done, total) / total, rate,
+                 formatDuration(std::max(0.0, eta)).c_str());
+  } else {
+    std::fprintf(stderr, "  %.1f/s   ", rate);
+  }
+  std::fflush(stderr);
+  g_progressLineOpen = true;
+}
+
+void ProgressPrinter::operator()(const ev::ExplainProgress& p) {
+  update(p.stage + " frames", p.framesDone, p.framesTotal, p.seconds);
+}
+
+void ProgressPrinter::finish() {
+  if (g_progressLineOpen) std::fputc('\n', stderr);
+  g_progressLineOpen = false;
+}
+
+}  // namespace cli

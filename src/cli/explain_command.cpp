@@ -1,0 +1,119 @@
+// `explain-video VIDEO --model M.pt`: the main job, and --list-layers.
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/cli_common.hpp"
+#include "explain_video/error.hpp"
+#include "explain_video/explain.hpp"
+
+namespace po = boost::program_options;
+
+namespace cli {
+
+int runExplain(int argc, char** argv) {
+  ev::ExplainParams p;
+  std::string method = "gradcam++", normalize = "video", mean, stdev, resize = "128x171", crop = "112x112";
+  bool listLayers = false, quiet = false, noStrip = false;
+
+  po::options_description general("General");
+  general.add_options()
+      ("help,h", "show this help and exit")
+      ("version", "print the version and exit")
+      ("model,m", po::value(&p.model), "TorchScript model file (scripted or traced), input N×3×T×H×W")
+      ("list-layers", po::bool_switch(&listLayers), "print every submodule with its output shape and exit")
+      ("quiet,q", po::bool_switch(&quiet), "no progress on stderr")
+      ("threads", po::value(&p.threads)->default_value(0), "LibTorch threads (0: every core)");
+  po::options_description expl("Explanation");
+  expl.add_options()
+      ("layer,l", po::value(&p.layer), "dotted submodule path, e.g. features.conv5b, layer4, layer4.1.conv2 "
+                                       "(default: the last submodule whose output is 5D)")
+      ("method", po::value(&method)->default_value(method), "gradcam++ or gradcam")
+      ("class,c", po::value(&p.classSpec), "class id, or a name from --labels (default: top-1 of the mean logits)")
+      ("labels", po::value(&p.labelsFile), "class names, one per line, line N = class id N")
+      ("normalize", po::value(&normalize)->default_value(normalize),
+       "heatmap normalisation: video (divide by the video's maximum), window or frame");
+  po::options_description prep("Windows and preprocessing");
+  prep.add_options()
+      ("clip-len", po::value(&p.windows.clipLen)->default_value(p.windows.clipLen), "frames per window")
+      ("stride", po::value(&p.windows.stride)->default_value(p.windows.stride),
+       "frames between window starts (the last window is aligned to the video's end)")
+      ("resize", po::value(&resize)->default_value(resize), "resize every frame to HEIGHTxWIDTH")
+      ("crop", po::value(&crop)->default_value(crop), "centre crop HEIGHTxWIDTH of the resized frame (model input)")
+      ("scale", po::value(&p.preprocess.scale)->default_value(p.preprocess.scale, "1/255"),
+       "multiply 8-bit pixel values by this before --mean/--std")
+      ("mean", po::value(&mean), "per-channel mean in scaled units, e.g. 0.43216,0.394666,0.37645 (the default)")
+      ("std", po::value(&stdev), "per-channel std in scaled units, e.g. 0.22803,0.22145,0.216989 (the default)")
+      ("bgr", po::bool_switch(&p.preprocess.bgr), "feed channels in B,G,R order (--mean/--std then in B,G,R)");
+  po::options_description out("Output");
+  out.add_options()
+      ("out,o", po::value(&p.output), "annotated MP4 (default: <input dir>/<name>.explained.mp4)")
+      ("save-heatmaps", po::value(&p.heatmapsNpy), "float32 .npy (frames, height, width): the rendered heatmaps")
+      ("json", po::value(&p.jsonFile), "JSON summary: class, layer, windows, logits, top-5, per-frame importance")
+      ("save-raw", po::value(&p.rawDir), "directory for every window's exact model input, CAM volume and logits")
+      ("colormap", po::value(&p.render.colormap)->default_value(p.render.colormap), "jet, turbo, inferno, viridis, ...")
+      ("alpha", po::value(&p.render.alpha)->default_value(p.render.alpha), "heatmap weight in the blend, 0..1")
+      ("no-strip", po::bool_switch(&noStrip), "do not draw the temporal-importance strip")
+      ("crf", po::value(&p.crf)->default_value(p.crf), "H.264 quality (lower is better)")
+      ("preset", po::value(&p.preset)->default_value(p.preset), "x264 preset");
+  po::options_description hidden;
+  hidden.add_options()("input", po::value(&p.input));
+  po::positional_options_description pos;
+  pos.add("input", 1);
+
+  po::options_description visible;
+  visible.add(general).add(expl).add(prep).add(out);
+  po::options_description all;
+  all.add(visible).add(hidden);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw ev::Error(ev::ErrorKind::Usage, std::string(e.what()) + " (see --help)");
+  }
+  if (vm.count("help")) {
+    std::cout << "Usage: explain-video VIDEO --model MODEL.pt [options]\n"
+                 "       explain-video --list-layers --model MODEL.pt [options]\n"
+                 "       explain-video synth --help     (write the synthetic action benchmark)\n\n"
+                 "Explains a 3D-CNN video classifier's decision with spatio-temporal Grad-CAM++ and\n"
+                 "writes the video with per-frame heatmaps.\n\n"
+              << visible << "\nExit codes: 0 success, 1 internal error, 2 bad option, 3 unreadable video,\n"
+                            "4 model/layer/class problem, 5 output cannot be written.\n";
+    return kOk;
+  }
+  if (vm.count("version")) {
+    std::cout << "explain-video " << EV_VERSION << "\n";
+    return kOk;
+  }
+  p.method = ev::parseCamMethod(method);
+  p.normalize = ev::parseNormalize(normalize);
+  if (!mean.empty()) p.preprocess.mean = parseTriple("--mean", mean);
+  if (!stdev.empty()) p.preprocess.std = parseTriple("--std", stdev);
+  parseSize("--resize", resize, p.preprocess.resizeHeight, p.preprocess.resizeWidth);
+  parseSize("--crop", crop, p.preprocess.cropHeight, p.preprocess.cropWidth);
+  p.render.strip = !noStrip;
+  ev::WindowSampler validate(p.preprocess, p.windows);  // checks sizes, clip length, stride
+  (void)validate;
+
+  if (listLayers) {
+    if (p.model.empty()) throw ev::Error(ev::ErrorKind::Usage, "--list-layers needs --model");
+    std::cout << ev::listLayers(p.model, p.preprocess, p.windows, p.threads);
+    return kOk;
+  }
+  if (p.input.empty()) throw ev::Error(ev::ErrorKind::Usage, "no input video given (see --help)");
+  if (p.model.empty()) throw ev::Error(ev::ErrorKind::Usage, "--model is required (see --help)");
+
+  ProgressPrinter printer;
+  ev::ProgressCallback cb;
+  if (!quiet) cb = [&printer](const ev::ExplainProgress& pr) { printer(pr); };
+  const ev::ExplainResult r = ev::explainVideo(p, cb);
+  ProgressPrinter::finish();
+  std::fprintf(stderr, "%s: class %d '%s' (p=%.3f), layer %s, %lld frames, %lld windows, %.1f s (model %.1f s)\n",
+               p.input.c_str(), r.classId, r.className.c_str(), r.classScore, r.layer.c_str(),
+               static_cast<long long>(r.frames), static_cast<long long>(r.windows), r.secondsTotal, r.secondsModel);
+  if (!r.output.empty()) std::printf("%s\n", r.output.c_str());
+  return kOk;
+}
+
+}  // namespace cli
