@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/build.sh
 full=build/bench/c3d_full.pt
 mkdir -p build/bench
-[ -f "$full" ] || /usr/bin/python3 scripts/make_demo_model.py "$full" c3d
+[ -f "$full" ] || /usr/bin/python3 scripts/export_c3d.py --arch c3d --out "$full"
 for m in models/demo_c3d_small.pt "$full"; do
   ./build/explain-video-bench "$m" clips/demo.mp4
   echo
