@@ -1,0 +1,332 @@
+// `explain-video train` (LibTorch training of a TorchScript classifier on a synth split) and
+// `explain-video accuracy` (clip-level top-1, per-class accuracy, confusion matrix).
+// docs/training.md describes both.
+#include <boost/program_options.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "cli/cli_common.hpp"
+#include "explain_video/error.hpp"
+#include "explain_video/train.hpp"
+
+namespace po = boost::program_options;
+
+namespace cli {
+namespace {
+
+std::string clock(double s) {
+  char buf[32];
+  const long t = std::lround(std::max(0.0, s));
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
+  return buf;
+}
+
+// The preprocessing options shared by train and accuracy (the explain command's names).
+struct PreprocessArgs {
+  std::string resize = "128x171", crop = "112x112", mean, stdev;
+  ev::PreprocessParams p;
+  void add(po::options_description& opts, int* clipLen, int* stride) {
+    opts.add_options()
+        ("clip-len", po::value(clipLen)->default_value(*clipLen), "frames per window")
+        ("stride", po::value(stride)->default_value(*stride),
+         "frames between evaluation window starts (a clip's class = argmax of the mean logits)")
+        ("resize", po::value(&resize)->default_value(resize), "resize every frame to HEIGHTxWIDTH")
+        ("crop", po::value(&crop)->default_value(crop), "centre crop HEIGHTxWIDTH of the resized frame (model input)")
+        ("scale", po::value(&p.scale)->default_value(p.scale, "1/255"), "multiply 8-bit pixel values by this before --mean/--std")
+        ("mean", po::value(&mean), "per-channel mean in scaled units (default 0.43216,0.394666,0.37645)")
+        ("std", po::value(&stdev), "per-channel std in scaled units (default 0.22803,0.22145,0.216989)")
+        ("bgr", po::bool_switch(&p.bgr), "feed channels in B,G,R order (--mean/--std then in B,G,R)");
+  }
+  void apply() {
+    if (!mean.empty()) p.mean = parseTriple("--mean", mean);
+    if (!stdev.empty()) p.std = parseTriple("--std", stdev);
+    parseSize("--resize", resize, p.resizeHeight, p.resizeWidth);
+    parseSize("--crop", crop, p.cropHeight, p.cropWidth);
+  }
+};
+
+po::variables_map parse(const char* command, int argc, char** argv, const po::options_description& opts) {
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw ev::Error(ev::ErrorKind::Usage,
+                    std::string(command) + ": " + e.what() + " (see explain-video " + command + " --help)");
+  }
+  return vm;
+}
+
+// "ce" or "ce:1,distill:0.5" → weighted loss terms.
+std::vector<ev::LossSpec> parseLosses(const std::string& text) {
+  std::vector<ev::LossSpec> out;
+  std::istringstream in(text);
+  for (std::string tok; std::getline(in, tok, ',');) {
+    if (tok.empty()) continue;
+    ev::LossSpec s;
+    const auto colon = tok.find(':');
+    s.name = tok.substr(0, colon);
+    if (colon != std::string::npos) {
+      try {
+        size_t used = 0;
+        const std::string w = tok.substr(colon + 1);
+        s.weight = std::stod(w, &used);
+        if (used != w.size()) throw std::invalid_argument(w);
+      } catch (const std::exception&) {
+        throw ev::Error(ev::ErrorKind::Usage, "--loss '" + text + "': expected NAME[:WEIGHT],... e.g. ce:1");
+      }
+    }
+    out.push_back(s);
+  }
+  if (out.empty()) throw ev::Error(ev::ErrorKind::Usage, "--loss '" + text + "': no loss term");
+  return out;
+}
+
+// One progress line on stderr, redrawn in place (at most 4 times a second), plus permanent lines.
+class Printer {
+ public:
+  explicit Printer(bool quiet) : quiet_(quiet) {}
+  ~Printer() { end(); }
+  void progress(const std::string& text, bool force) {
+    if (quiet_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (!force && open_ && now - last_ < std::chrono::milliseconds(250)) return;
+    last_ = now;
+    std::string padded = text;
+    if (padded.size() < width_) padded.append(width_ - padded.size(), ' ');
+    width_ = text.size();
+    std::fprintf(stderr, "\r%s", padded.c_str());
+    std::fflush(stderr);
+    open_ = true;
+  }
+  void line(const std::string& text) {
+    if (quiet_) return;
+    end();
+    std::fprintf(stderr, "%s\n", text.c_str());
+  }
+  void end() {
+    if (open_) std::fputc('\n', stderr);
+    open_ = false;
+    width_ = 0;
+  }
+
+ private:
+  bool quiet_;
+  bool open_ = false;
+  size_t width_ = 0;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+std::string termsText(const std::vector<std::string>& names, const std::vector<double>& values) {
+  std::string s;
+  char buf[64];
+  for (size_t i = 0; i < names.size() && i < values.size(); ++i) {
+    std::snprintf(buf, sizeof buf, "%s%s %.4f", i ? ", " : "", names[i].c_str(), values[i]);
+    s += buf;
+  }
+  return s;
+}
+
+}  // namespace
+
+int runTrain(int argc, char** argv) {
+  ev::TrainOptions o;
+  PreprocessArgs pre;
+  std::string losses = "ce", betas = "0.9,0.999";
+  bool quiet = false;
+  po::options_description io("Data and files");
+  io.add_options()
+      ("help,h", "show this help and exit")
+      ("model,m", po::value(&o.modelPath), "initial TorchScript model, input N×3×T×H×W (e.g. scripts/export_c3d.py --arch c3d-small)")
+      ("data,d", po::value(&o.trainDir), "training split folder written by explain-video synth (required)")
+      ("val", po::value(&o.valDir), "validation split folder, evaluated after every epoch")
+      ("out,o", po::value(&o.outPath), "the trained model (TorchScript, eval mode) (required)")
+      ("checkpoint", po::value(&o.checkpointDir), "checkpoint folder, written after every epoch (default: OUT.ckpt, or the --resume folder)")
+      ("resume", po::value(&o.resumeDir), "continue the training saved in this checkpoint folder")
+      ("log", po::value(&o.logPath), "JSON training log: options, per-epoch stats, per-step losses")
+      ("keep", po::value(&o.keep)->default_value(o.keep), "final model: best (validation accuracy; needs --val) or last");
+  po::options_description optim("Optimisation");
+  optim.add_options()
+      ("epochs", po::value(&o.epochs)->default_value(o.epochs), "epochs (one window per training clip each)")
+      ("stop-after-epoch", po::value(&o.stopAfterEpoch)->default_value(0),
+       "stop this run after that many epochs in total (continue later with --resume); 0: run all")
+      ("batch-size", po::value(&o.batchSize)->default_value(o.batchSize), "clips per step")
+      ("optimizer", po::value(&o.optimizer)->default_value(o.optimizer), "sgd, adam or adamw")
+      ("lr", po::value(&o.lr)->default_value(o.lr), "peak learning rate")
+      ("momentum", po::value(&o.momentum)->default_value(o.momentum), "SGD momentum")
+      ("nesterov", po::bool_switch(&o.nesterov), "SGD with Nesterov momentum")
+      ("weight-decay", po::value(&o.weightDecay)->default_value(o.weightDecay), "weight decay (L2 for sgd/adam, decoupled for adamw)")
+      ("betas", po::value(&betas)->default_value(betas), "Adam beta1,beta2")
+      ("schedule", po::value(&o.schedule)->default_value(o.schedule), "cosine, step or constant (after the warm-up)")
+      ("warmup-epochs", po::value(&o.warmupEpochs)->default_value(o.warmupEpochs), "linear warm-up length in epochs (fractions allowed)")
+      ("min-lr", po::value(&o.minLr)->default_value(o.minLr), "cosine: learning rate at the end")
+      ("step-size", po::value(&o.stepSize)->default_value(o.stepSize), "step: multiply the rate by --gamma every this many epochs")
+      ("gamma", po::value(&o.gamma)->default_value(o.gamma), "step: factor")
+      ("loss", po::value(&losses)->default_value(losses), "weighted loss terms NAME[:WEIGHT],... (built in: ce)")
+      ("label-smoothing", po::value(&o.labelSmoothing)->default_value(o.labelSmoothing), "ce: label smoothing")
+      ("grad-clip", po::value(&o.gradClip)->default_value(o.gradClip), "clip the global gradient norm (0: off)")
+      ("seed", po::value(&o.seed)->default_value(o.seed), "seed of data order, window starts and dropout")
+      ("threads", po::value(&o.threads)->default_value(0), "LibTorch (and decoding) threads (0: every core)")
+      ("quiet,q", po::bool_switch(&quiet), "no progress on stderr");
+  po::options_description input("Model input (as in the explain command)");
+  pre.add(input, &o.clipLen, &o.valStride);
+  po::options_description all("explain-video train: train a TorchScript video classifier on a synth split");
+  all.add(io).add(optim).add(input);
+  const po::variables_map vm = parse("train", argc, argv, all);
+  if (vm.count("help")) {
+    std::cout << "Usage: explain-video train --model INIT.pt --data DIR/train [--val DIR/val] --out MODEL.pt [options]\n\n"
+              << all
+              << "\nPrints the path of the trained model on stdout. See docs/training.md.\n";
+    return kOk;
+  }
+  pre.apply();
+  o.preprocess = pre.p;
+  o.losses = parseLosses(losses);
+  {
+    const auto comma = betas.find(',');
+    try {
+      if (comma == std::string::npos) throw std::invalid_argument(betas);
+      size_t u1 = 0, u2 = 0;
+      o.beta1 = std::stod(betas.substr(0, comma), &u1);
+      o.beta2 = std::stod(betas.substr(comma + 1), &u2);
+      if (u1 != comma || u2 != betas.size() - comma - 1) throw std::invalid_argument(betas);
+    } catch (const std::exception&) {
+      throw ev::Error(ev::ErrorKind::Usage, "--betas '" + betas + "': expected two comma-separated numbers, e.g. 0.9,0.999");
+    }
+  }
+
+  Printer printer(quiet);
+  try {
+    const ev::TrainResult r = ev::trainModel(o, [&](const ev::TrainEvent& e) {
+      char buf[512];
+      using K = ev::TrainEvent::Kind;
+      switch (e.kind) {
+        case K::Loading:
+          std::snprintf(buf, sizeof buf, "loading %s  %lld/%lld clips", e.split.c_str(), e.done, e.total);
+          printer.progress(buf, e.done == e.total);
+          if (e.done == e.total) printer.end();
+          break;
+        case K::Resumed:
+          std::snprintf(buf, sizeof buf, "resumed from %s after epoch %d of %d", o.resumeDir.c_str(), e.epoch, e.epochs);
+          printer.line(buf);
+          break;
+        case K::Step:
+          std::snprintf(buf, sizeof buf, "epoch %d/%d  step %lld/%lld  loss %.4f (%s)  acc %.3f  lr %.3g  %.1f clips/s  ETA %s",
+                        e.epoch, e.epochs, e.done, e.total, e.loss, termsText(e.termNames, e.terms).c_str(), e.accuracy,
+                        e.lr, e.clipsPerSecond, clock(e.etaSeconds).c_str());
+          printer.progress(buf, e.done == e.total);
+          break;
+        case K::Validating:
+          std::snprintf(buf, sizeof buf, "epoch %d/%d  validating %lld/%lld clips", e.epoch, e.epochs, e.done, e.total);
+          printer.progress(buf, false);
+          break;
+        case K::EpochEnd: {
+          const ev::EpochStats& s = *e.epochStats;
+          char val[32] = "";
+          if (s.valAccuracy >= 0) std::snprintf(val, sizeof val, "  val acc %.3f", s.valAccuracy);
+          std::snprintf(buf, sizeof buf, "epoch %d/%d  train loss %.4f (%s)  train acc %.3f%s  lr %.3g  time %s  ETA %s",
+                        s.epoch, e.epochs, s.trainLoss, termsText(e.termNames, s.trainTerms).c_str(), s.trainAccuracy, val,
+                        s.lr, clock(s.seconds).c_str(), clock(e.etaSeconds).c_str());
+          printer.line(buf);
+          break;
+        }
+      }
+    });
+    printer.end();
+    if (r.savedModel.empty()) {
+      if (!quiet)
+        std::fprintf(stderr, "stopped after epoch %d of %d; continue with --resume %s\n",
+                     r.epochs.empty() ? 0 : r.epochs.back().epoch, o.epochs, r.checkpointDir.c_str());
+      return kOk;
+    }
+    if (!quiet) {
+      if (r.bestEpoch > 0 && r.keptEpoch == r.bestEpoch)
+        std::fprintf(stderr, "%s: epoch %d, best validation accuracy %.3f\n", r.savedModel.c_str(), r.keptEpoch,
+                     r.bestValAccuracy);
+      else
+        std::fprintf(stderr, "%s: weights after epoch %d\n", r.savedModel.c_str(), r.keptEpoch);
+    }
+    std::cout << r.savedModel << "\n";
+  } catch (...) {
+    printer.end();
+    throw;
+  }
+  return kOk;
+}
+
+int runAccuracy(int argc, char** argv) {
+  std::string model, data, json;
+  ev::EvalOptions eo;
+  PreprocessArgs pre;
+  bool quiet = false;
+  po::options_description opts("explain-video accuracy: clip-level accuracy of a model on a synth split");
+  opts.add_options()
+      ("help,h", "show this help and exit")
+      ("model,m", po::value(&model), "TorchScript model (required)")
+      ("data,d", po::value(&data), "split folder written by explain-video synth (required)")
+      ("json", po::value(&json), "also write the report as JSON (per class, confusion matrix, per-clip logits)")
+      ("batch-size", po::value(&eo.batchSize)->default_value(eo.batchSize), "windows per forward pass")
+      ("threads", po::value(&eo.threads)->default_value(0), "LibTorch (and decoding) threads (0: every core)")
+      ("quiet,q", po::bool_switch(&quiet), "no progress on stderr");
+  pre.add(opts, &eo.clipLen, &eo.stride);
+  const po::variables_map vm = parse("accuracy", argc, argv, opts);
+  if (vm.count("help")) {
+    std::cout << "Usage: explain-video accuracy --model MODEL.pt --data DIR/test [--json FILE] [options]\n\n" << opts
+              << "\nA clip's prediction is the argmax of its mean logits over windows of --clip-len frames every\n"
+                 "--stride frames, as the explain command picks its class. See docs/training.md.\n";
+    return kOk;
+  }
+  if (model.empty()) throw ev::Error(ev::ErrorKind::Usage, "accuracy: --model FILE is required");
+  if (data.empty()) throw ev::Error(ev::ErrorKind::Usage, "accuracy: --data SPLIT_DIR is required");
+  pre.apply();
+  eo.preprocess = pre.p;
+
+  Printer printer(quiet);
+  ev::AccuracyReport r;
+  try {
+    const auto t0 = std::chrono::steady_clock::now();
+    r = ev::evaluateAccuracy(model, data, eo, [&](int done, int total) {
+      char buf[128];
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::snprintf(buf, sizeof buf, "accuracy  %d/%d clips  %.1f clips/s", done, total, s > 0 ? done / s : 0.0);
+      printer.progress(buf, done == total);
+    });
+    printer.end();
+  } catch (...) {
+    printer.end();
+    throw;
+  }
+  if (!json.empty()) ev::writeAccuracyJson(r, json);
+
+  size_t nameWidth = 5;
+  for (const auto& n : r.classNames) nameWidth = std::max(nameWidth, n.size());
+  std::printf("accuracy %.4f (%d/%zu clips)  model %s  data %s\n", r.top1, r.correct, r.truth.size(), model.c_str(),
+              data.c_str());
+  std::printf("per class:\n");
+  for (size_t c = 0; c < r.classNames.size(); ++c) {
+    if (r.classTotal[c])
+      std::printf("  %2zu %-*s  %.3f (%d/%d)\n", c, static_cast<int>(nameWidth), r.classNames[c].c_str(),
+                  static_cast<double>(r.classCorrect[c]) / r.classTotal[c], r.classCorrect[c], r.classTotal[c]);
+    else
+      std::printf("  %2zu %-*s  -     (0/0)\n", c, static_cast<int>(nameWidth), r.classNames[c].c_str());
+  }
+  std::printf("confusion matrix (rows: true class, columns: predicted class id):\n");
+  std::printf("  %2s %-*s", "", static_cast<int>(nameWidth), "");
+  for (size_t c = 0; c < r.classNames.size(); ++c) std::printf(" %4zu", c);
+  std::printf("\n");
+  for (size_t t = 0; t < r.classNames.size(); ++t) {
+    std::printf("  %2zu %-*s", t, static_cast<int>(nameWidth), r.classNames[t].c_str());
+    for (size_t p = 0; p < r.classNames.size(); ++p) std::printf(" %4d", r.confusion[t][p]);
+    std::printf("\n");
+  }
+  return kOk;
+}
+
+}  // namespace cli
