@@ -519,7 +519,7 @@ TrainResult trainModel(const TrainOptions& o, const TrainCallback& onEvent) {
       }
       out.commit();
     }
-    if (haveVal && es.valAccuracy > result.bestValAccuracy) {
+    if (haveVal && es.valAccuracy >= result.bestValAccuracy) {  // ties: the later epoch
       result.bestValAccuracy = es.valAccuracy;
       result.bestEpoch = epoch + 1;
       st.bestFile = epochName("best_epoch_", epoch + 1, ".pt");
