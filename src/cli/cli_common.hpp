@@ -32,6 +32,7 @@ class ProgressPrinter {
 // Subcommands: each parses its own options and returns an exit code; ev::Error propagates.
 int runExplain(int argc, char** argv);
 int runSynth(int argc, char** argv);
+int runEval(int argc, char** argv);      // eval_command.cpp
 int runTrain(int argc, char** argv);     // train_command.cpp
 int runAccuracy(int argc, char** argv);  // train_command.cpp
 

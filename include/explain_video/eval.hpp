@@ -1,0 +1,195 @@
+// Objective evaluation of the explanations (the Grad-CAM++ paper's Section 6 on videos, plus
+// deletion/insertion and, with ground truth, localisation in space and time). docs/eval.md
+// defines every number exactly.
+//
+// Two layers: pure metric functions on plain data (testable without a model), and the driver
+// that runs the main command's pipeline on each clip and feeds the metrics.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "explain_video/cam.hpp"
+#include "explain_video/volume.hpp"
+#include "explain_video/windows.hpp"
+
+namespace ev {
+
+// ---------------------------------------------------------------- pure metric functions
+
+// Softmax of `logits` at class c (computed in double, max-subtracted).
+double softmaxScore(const std::vector<float>& logits, int c);
+
+// A window's relative drop max(0, Y − O) / Y; 0 when Y <= 0.
+double relativeDrop(double Y, double O);
+// O / Y; 1 when Y <= 0.
+double relativeConfidence(double Y, double O);
+
+// 100/N · Σ max(0, Y−O)/Y. Y and O have one entry per window. 0 for N = 0.
+double averageDrop(const std::vector<double>& Y, const std::vector<double>& O);
+// 100/N · Σ 1[Y < O]. 0 for N = 0.
+double increaseInConfidence(const std::vector<double>& Y, const std::vector<double>& O);
+// 100/N · Σ (1[dropA < dropB] + ½·1[dropA == dropB]): Win(A,B) + Win(B,A) = 100. 0 for N = 0.
+// Drops within `tieTolerance` of each other are equal: two methods whose maps agree up to float
+// rounding (e.g. a one-channel layer, where Grad-CAM and Grad-CAM++ coincide) tie instead of
+// one winning every window on noise.
+constexpr double kWinTieTolerance = 1e-6;
+double winPercent(const std::vector<double>& dropA, const std::vector<double>& dropB,
+                  double tieTolerance = kWinTieTolerance);
+
+// The explanation map of a window: the CAM volume (T'×H'×W') upsampled trilinearly to T×H×W and
+// divided by its maximum (an all-zero map stays zero).
+Volume explanationMap(const Volume& cam, int64_t T, int64_t H, int64_t W);
+
+// The q-quantile (q in [0,1]) of all values of `v`, linear interpolation between the sorted
+// values at position q·(n−1) (NumPy's default). 0 for an empty volume.
+double quantile(const Volume& v, double q);
+
+// The map with values below its θ-quantile set to 0 (values at or above it kept unchanged).
+Volume thresholdMap(const Volume& map, double theta);
+
+// Applies a [0,1] map (T×H×W) to a normalised model input (1×3×T×H×W) in pixel space:
+// E = (L·v·scale − mean_c)/std_c for pixel value v, computed as L·I + (L − 1)·mean_c/std_c from
+// the normalised input I (exactly I where L = 1; black, −mean_c/std_c, where L = 0).
+Volume maskInput(const Volume& normalisedInput, const Volume& map01, const PreprocessParams& pre);
+
+// Baselines for deletion and insertion (same shape as the input, 1×3×T×H×W, normalised units).
+// Deletion: the per-channel mean colour, i.e. 0 after normalisation.
+Volume meanColourBaseline(const Volume& normalisedInput);
+// Insertion: every frame and channel box-blurred with a kernel×kernel window (replicated
+// borders). kernel <= 0 picks the default: 2·⌊min(H, W)/8⌋ + 1 (29 for 112×112, about ¼ of it).
+Volume blurBaseline(const Volume& normalisedInput, int kernel = 0);
+int defaultBlurKernel(int64_t H, int64_t W);
+
+// The T×H×W voxel indices (row-major) ordered by map value, largest first, ties by index.
+std::vector<int64_t> saliencyOrder(const Volume& map);
+
+// Deletion: start from the input; at step k = 1..steps the voxels of saliency rank
+// [⌊(k−1)·N/steps⌋, ⌊k·N/steps⌋) get the baseline's values (all 3 channels). Insertion: start
+// from the baseline and put the original back in the same order. Returns steps+1 scores
+// (after 0, 1, …, steps steps). `map` is T×H×W, input and baseline 1×3×T×H×W.
+using ScoreFn = std::function<double(const Volume&)>;
+std::vector<double> deletionCurve(const Volume& input, const Volume& map, int steps, const Volume& baseline,
+                                  const ScoreFn& score);
+std::vector<double> insertionCurve(const Volume& input, const Volume& map, int steps, const Volume& baseline,
+                                   const ScoreFn& score);
+
+// Trapezoid area under equally spaced samples over [0,1] (curve.size() − 1 intervals).
+// 0 for fewer than 2 samples.
+double auc(const std::vector<double>& curve);
+
+// θ values of the threshold curve: steps values equally spaced over [0,1] (steps >= 2), or {0}
+// for steps == 1.
+std::vector<double> curveThetas(int steps);
+
+// ---------------------------------------------------------------- the driver
+
+struct EvalParams {
+  std::vector<std::string> inputs;  // video files and/or folders (index.json, or every video)
+  std::string model;
+  std::string layer;                // empty: the model's last 5D submodule
+  std::vector<CamMethod> methods{CamMethod::GradCamPlusPlus, CamMethod::GradCam};
+  std::string classSpec;            // empty: top-1 of the mean logits (as the main command)
+  std::string labelsFile;
+  bool classFromTruth = false;      // use the ground-truth class when the clip has one
+  PreprocessParams preprocess;
+  WindowParams windows;
+  int curveSteps = 11;              // threshold-curve θ values; 0: no curve
+  int delSteps = 16;                // deletion/insertion steps; 0: none
+  int blurKernel = 0;               // insertion baseline; 0: defaultBlurKernel
+  double pointingTolerance = 0.1;   // dilation of the actor box, share of frame width/height
+  double iouThreshold = 0.5;        // share of the frame's maximum
+  int threads = 0;
+  std::string tempDir;              // for the per-clip pipeline outputs; empty: system temp
+};
+
+// The list of clips the inputs name: files as given, folders expanded (index.json order, else
+// every .mp4/.avi/.mkv/.mov/.webm/.m4v sorted by name). Errors: Input (missing path, empty folder).
+std::vector<std::string> listEvalClips(const std::vector<std::string>& inputs);
+
+struct WindowEval {
+  std::string clip;
+  int64_t window = 0, firstFrame = 0, lastFrame = 0;
+  int classId = -1;
+  double Y = 0, O = 0, drop = 0;
+  std::vector<double> thresholdConf;  // O_θ/Y per θ
+  std::vector<double> deletion, insertion;
+  double deletionAuc = 0, insertionAuc = 0;
+};
+
+struct ClipLocalization {
+  bool valid = false;          // the clip had ground truth
+  int actionFrames = 0;        // frames in [actionStart, actionEnd) with an actor box
+  int pointingHits = 0;
+  double heatInBoxSum = 0, iouSum = 0;  // sums over those frames
+  double heatInRange = 0;      // Σ heat in the action range / Σ heat
+  bool partial = false;
+};
+
+struct ClipEval {
+  std::string clip;
+  int classId = -1;            // the explained class
+  int truthClass = -1;         // -1 without ground truth
+  int frames = 0, windows = 0;
+  double seconds = 0;
+  std::map<std::string, ClipLocalization> localization;  // by method name
+};
+
+struct MethodEval {
+  std::string method;
+  std::vector<WindowEval> windows;
+  double averageDrop = 0, increaseInConfidence = 0;
+  std::map<std::string, double> win;      // vs every other method
+  std::vector<double> thresholdCurve;     // mean O/Y per θ
+  std::vector<double> deletionCurve, insertionCurve;  // mean per step
+  double deletionAuc = 0, insertionAuc = 0;           // mean of the windows' AUCs
+  // Localisation (clips with ground truth), pooled over action frames; heat in range averaged
+  // over clips. Negative: no ground truth.
+  int locClips = 0, locFrames = 0, locPartialClips = 0;
+  double pointing = -1, heatInBox = -1, iou = -1, heatInRange = -1, heatInRangePartial = -1;
+};
+
+struct EvalResult {
+  EvalParams params;
+  std::string layer;
+  std::vector<double> thetas;  // the threshold curve's x axis
+  std::vector<ClipEval> clips;
+  std::vector<MethodEval> methods;
+  int64_t totalWindows() const;
+  double secondsTotal = 0;
+};
+
+struct EvalProgress {
+  std::string stage;  // e.g. "eval 3/10 gradcam++"
+  int64_t done = 0, total = 0;
+  double seconds = 0;
+};
+using EvalProgressFn = std::function<void(const EvalProgress&)>;
+
+// Runs everything. Errors: Usage (bad parameters), Input (missing or unreadable clip, ground
+// truth of another size), Model.
+EvalResult runEvaluation(const EvalParams& params, const EvalProgressFn& progress = {});
+
+// Fills the aggregates of result.methods from their windows and result.clips (called by
+// runEvaluation; exposed for tests).
+void aggregateEval(EvalResult& result);
+
+// Outputs. Each is written under a temporary name and moved into place when complete.
+std::string formatEvalTable(const EvalResult& r);
+void writeEvalJson(const EvalResult& r, const std::string& path);
+// windows.csv, clips.csv, summary.csv, threshold_curve.csv, deletion.csv, insertion.csv
+void writeEvalCsv(const EvalResult& r, const std::string& dir);
+// threshold_curve.png, deletion.png, insertion.png
+void writeEvalPlots(const EvalResult& r, const std::string& dir);
+
+// A line plot (PNG) with axes, ticks, axis titles and a legend; one colour per series.
+struct PlotSeries {
+  std::string name;
+  std::vector<double> y;
+};
+void writeLinePlot(const std::string& path, const std::string& title, const std::string& xTitle,
+                   const std::string& yTitle, const std::vector<double>& x, const std::vector<PlotSeries>& series);
+
+}  // namespace ev

@@ -1,0 +1,154 @@
+// `explain-video eval CLIPS... --model M.pt`: the Grad-CAM++ paper's objective evaluation on
+// videos (average drop, increase in confidence, win %, threshold curve), deletion/insertion,
+// and localisation against ground truth (docs/eval.md).
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "cli/cli_common.hpp"
+#include "explain_video/error.hpp"
+#include "explain_video/eval.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace cli {
+namespace {
+
+// An output's folder must exist (files) / its parent must exist (folders): fail before the run.
+void checkOutputParent(const std::string& flag, const std::string& path, bool isDir) {
+  if (path.empty()) return;
+  fs::path p = fs::path(path).lexically_normal();
+  if (isDir && p.filename().empty()) p = p.parent_path();
+  std::error_code ec;
+  if (isDir && fs::exists(p, ec) && !fs::is_directory(p, ec))
+    throw ev::Error(ev::ErrorKind::Output, flag + " " + path + ": exists and is not a folder");
+  if (!isDir && fs::is_directory(p, ec)) throw ev::Error(ev::ErrorKind::Output, flag + " " + path + ": is a folder");
+  const fs::path parent = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  if (!fs::is_directory(parent, ec))
+    throw ev::Error(ev::ErrorKind::Output, flag + " " + path + ": folder '" + parent.string() + "' does not exist");
+}
+
+}  // namespace
+
+int runEval(int argc, char** argv) {
+  ev::EvalParams p;
+  std::string methods, classSource = "predicted", mean, stdev, resize = "128x171", crop = "112x112";
+  std::string jsonFile, csvDir, plotsDir;
+  bool quiet = false;
+  {
+    std::string all;
+    for (const auto& n : ev::camMethodNames()) all += (all.empty() ? "" : ",") + n;
+    methods = all;
+  }
+
+  po::options_description general("General");
+  general.add_options()
+      ("help,h", "show this help and exit")
+      ("model,m", po::value(&p.model), "TorchScript model file (required)")
+      ("quiet,q", po::bool_switch(&quiet), "no progress on stderr")
+      ("threads", po::value(&p.threads)->default_value(0), "LibTorch threads (0: every core)")
+      ("temp-dir", po::value(&p.tempDir), "folder for per-clip scratch files (default: the system's)");
+  po::options_description expl("Explanation (as the main command)");
+  expl.add_options()
+      ("methods", po::value(&methods)->default_value(methods), "comma-separated CAM methods to compare")
+      ("layer,l", po::value(&p.layer), "dotted submodule path (default: the last submodule whose output is 5D)")
+      ("class,c", po::value(&p.classSpec), "class id, or a name from --labels (default: top-1 of the mean logits)")
+      ("class-source", po::value(&classSource)->default_value(classSource),
+       "predicted (--class, else top-1 of the mean logits) or truth (the ground-truth class where a clip has one)")
+      ("labels", po::value(&p.labelsFile), "class names, one per line, line N = class id N");
+  po::options_description prep("Windows and preprocessing (as the main command)");
+  prep.add_options()
+      ("clip-len", po::value(&p.windows.clipLen)->default_value(p.windows.clipLen), "frames per window")
+      ("stride", po::value(&p.windows.stride)->default_value(p.windows.stride), "frames between window starts")
+      ("resize", po::value(&resize)->default_value(resize), "resize every frame to HEIGHTxWIDTH")
+      ("crop", po::value(&crop)->default_value(crop), "centre crop HEIGHTxWIDTH of the resized frame (model input)")
+      ("scale", po::value(&p.preprocess.scale)->default_value(p.preprocess.scale, "1/255"),
+       "multiply 8-bit pixel values by this before --mean/--std")
+      ("mean", po::value(&mean), "per-channel mean in scaled units (default 0.43216,0.394666,0.37645)")
+      ("std", po::value(&stdev), "per-channel std in scaled units (default 0.22803,0.22145,0.216989)")
+      ("bgr", po::bool_switch(&p.preprocess.bgr), "feed channels in B,G,R order");
+  po::options_description metr("Metrics");
+  metr.add_options()
+      ("curve-steps", po::value(&p.curveSteps)->default_value(p.curveSteps),
+       "threshold-curve points, theta equally spaced over [0,1] (0: no curve)")
+      ("del-steps", po::value(&p.delSteps)->default_value(p.delSteps), "deletion/insertion steps (0: skip both)")
+      ("blur-kernel", po::value(&p.blurKernel)->default_value(0),
+       "insertion baseline box-blur size in pixels (0: 2*floor(min(crop)/8)+1)")
+      ("pointing-tolerance", po::value(&p.pointingTolerance)->default_value(p.pointingTolerance),
+       "pointing game: actor box grown by this share of the frame width/height on each side")
+      ("iou-threshold", po::value(&p.iouThreshold)->default_value(p.iouThreshold),
+       "IoU: heatmap thresholded at this share of the frame's maximum");
+  po::options_description out("Output");
+  out.add_options()
+      ("json", po::value(&jsonFile), "everything as JSON: options, aggregates, curves, per clip, per window")
+      ("csv-dir", po::value(&csvDir), "folder for windows.csv, clips.csv, summary.csv and the curves' CSVs")
+      ("plots", po::value(&plotsDir), "folder for threshold_curve.png, deletion.png, insertion.png");
+  po::options_description hidden;
+  hidden.add_options()("input", po::value(&p.inputs)->composing());
+  po::positional_options_description pos;
+  pos.add("input", -1);
+
+  po::options_description visible;
+  visible.add(general).add(expl).add(prep).add(metr).add(out);
+  po::options_description all;
+  all.add(visible).add(hidden);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw ev::Error(ev::ErrorKind::Usage, std::string("eval: ") + e.what() + " (see explain-video eval --help)");
+  }
+  if (vm.count("help")) {
+    std::cout << "Usage: explain-video eval CLIP_OR_FOLDER... --model MODEL.pt [options]\n\n"
+                 "Objective evaluation of the explanations, per window: Average Drop %, % Increase in\n"
+                 "Confidence, Win % (Grad-CAM++ paper, Sec. 6), the threshold curve (its Fig. 6), deletion\n"
+                 "and insertion AUC; with ground truth beside a clip (<stem>.json, the synthetic benchmark):\n"
+                 "pointing game, heat in the actor box, IoU, heat in the action's frame range. A folder with\n"
+                 "index.json is a benchmark split; another folder means every video in it. docs/eval.md\n"
+                 "defines every number.\n\n"
+              << visible;
+    return kOk;
+  }
+  std::vector<ev::CamMethod> ms;
+  {
+    std::istringstream in(methods);
+    for (std::string s; std::getline(in, s, ',');)
+      if (!s.empty()) ms.push_back(ev::parseCamMethod(s));
+  }
+  p.methods = ms;
+  if (classSource == "truth") p.classFromTruth = true;
+  else if (classSource != "predicted")
+    throw ev::Error(ev::ErrorKind::Usage, "eval: unknown --class-source '" + classSource + "': choose predicted or truth");
+  if (!mean.empty()) p.preprocess.mean = parseTriple("--mean", mean);
+  if (!stdev.empty()) p.preprocess.std = parseTriple("--std", stdev);
+  parseSize("--resize", resize, p.preprocess.resizeHeight, p.preprocess.resizeWidth);
+  parseSize("--crop", crop, p.preprocess.cropHeight, p.preprocess.cropWidth);
+  ev::WindowSampler validate(p.preprocess, p.windows);  // checks sizes, clip length, stride
+  (void)validate;
+  if (p.inputs.empty()) throw ev::Error(ev::ErrorKind::Usage, "eval: no clip or folder given (see explain-video eval --help)");
+  if (p.model.empty()) throw ev::Error(ev::ErrorKind::Usage, "eval: --model is required (see explain-video eval --help)");
+  checkOutputParent("--json", jsonFile, false);
+  checkOutputParent("--csv-dir", csvDir, true);
+  checkOutputParent("--plots", plotsDir, true);
+
+  ProgressPrinter printer;
+  ev::EvalProgressFn cb;
+  if (!quiet) cb = [&printer](const ev::EvalProgress& e) { printer.update(e.stage, e.done, e.total, e.seconds); };
+  const ev::EvalResult r = ev::runEvaluation(p, cb);
+  ProgressPrinter::finish();
+  if (!jsonFile.empty()) ev::writeEvalJson(r, jsonFile);
+  if (!csvDir.empty()) ev::writeEvalCsv(r, csvDir);
+  if (!plotsDir.empty()) ev::writeEvalPlots(r, plotsDir);
+  std::cout << ev::formatEvalTable(r);
+  if (!quiet)
+    std::fprintf(stderr, "eval: %zu clips, %lld windows, %.1f s (%.2f s per clip)\n", r.clips.size(),
+                 static_cast<long long>(r.totalWindows()), r.secondsTotal,
+                 r.clips.empty() ? 0.0 : r.secondsTotal / static_cast<double>(r.clips.size()));
+  return kOk;
+}
+
+}  // namespace cli

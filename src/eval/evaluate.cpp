@@ -1,0 +1,354 @@
+// The evaluation driver: for every clip and method, the main command's own pipeline
+// (ev::explainVideo with noVideo, its raw per-window dump and its per-frame heatmaps) provides
+// each window's exact model input and CAM volume, the explained class and the rendered
+// heatmaps; the metrics then only add masked forward passes (ev::Model::predict).
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "explain_video/error.hpp"
+#include "explain_video/eval.hpp"
+#include "explain_video/explain.hpp"
+#include "explain_video/localization.hpp"
+#include "explain_video/model.hpp"
+#include "explain_video/npy.hpp"
+#include "explain_video/synth.hpp"
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace ev {
+namespace {
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+bool isVideoFile(const fs::path& p) {
+  std::string e = p.extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return e == ".mp4" || e == ".avi" || e == ".mkv" || e == ".mov" || e == ".webm" || e == ".m4v";
+}
+
+std::string windowName(int64_t i) {
+  std::ostringstream s;
+  s << "window_" << std::setw(4) << std::setfill('0') << i;
+  return s.str();
+}
+
+// A private scratch folder, removed with everything in it.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& base) {
+    std::error_code ec;
+    const fs::path b = base.empty() ? fs::temp_directory_path(ec) : fs::path(base);
+    std::string tmpl = (b / "explain-video-eval-XXXXXX").string();
+    if (!mkdtemp(tmpl.data()))
+      throw Error(ErrorKind::Output, b.string() + ": cannot create a temporary folder there");
+    path_ = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+void checkParams(const EvalParams& p) {
+  if (p.model.empty()) throw Error(ErrorKind::Usage, "eval: --model is required");
+  if (p.inputs.empty()) throw Error(ErrorKind::Usage, "eval: no clip or folder given");
+  if (p.methods.empty()) throw Error(ErrorKind::Usage, "eval: --methods names no method");
+  for (size_t i = 0; i < p.methods.size(); ++i)
+    for (size_t j = i + 1; j < p.methods.size(); ++j)
+      if (p.methods[i] == p.methods[j])
+        throw Error(ErrorKind::Usage, "eval: --methods lists " + camMethodName(p.methods[i]) + " twice");
+  if (p.curveSteps < 0 || p.curveSteps == 1) throw Error(ErrorKind::Usage, "eval: --curve-steps must be 0 (off) or >= 2");
+  if (p.delSteps < 0) throw Error(ErrorKind::Usage, "eval: --del-steps must be 0 (off) or >= 1");
+  if (!(p.pointingTolerance >= 0 && p.pointingTolerance <= 1))
+    throw Error(ErrorKind::Usage, "eval: --pointing-tolerance must be in 0..1");
+  if (!(p.iouThreshold >= 0 && p.iouThreshold <= 1)) throw Error(ErrorKind::Usage, "eval: --iou-threshold must be in 0..1");
+  if (p.blurKernel < 0) throw Error(ErrorKind::Usage, "eval: --blur-kernel must be >= 0");
+  if (p.classFromTruth && !p.classSpec.empty())
+    throw Error(ErrorKind::Usage, "eval: --class and --class-source truth exclude each other");
+  std::error_code ec;
+  if (!fs::exists(p.model, ec)) throw Error(ErrorKind::Model, p.model + ": file does not exist");
+}
+
+// Ground truth beside the video (<stem>.json), if it is there and parses.
+bool readTruthBeside(const std::string& clip, ClipTruth& truth) {
+  const fs::path j = fs::path(clip).replace_extension(".json");
+  std::error_code ec;
+  if (!fs::is_regular_file(j, ec)) return false;
+  try {
+    truth = readClipTruth(j.string());
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+ClipLocalization localize(const Volume& heat, const ClipTruth& t, const EvalParams& p, const std::string& clip) {
+  ClipLocalization loc;
+  if (heat.shape.size() != 3) throw Error(ErrorKind::Internal, "heatmaps are not frames x height x width");
+  const int F = static_cast<int>(heat.shape[0]), H = static_cast<int>(heat.shape[1]), W = static_cast<int>(heat.shape[2]);
+  if (t.params.width != W || t.params.height != H)
+    throw Error(ErrorKind::Input, clip + ": ground truth is " + std::to_string(t.params.width) + "x" +
+                                      std::to_string(t.params.height) + ", the video " + std::to_string(W) + "x" +
+                                      std::to_string(H));
+  loc.valid = true;
+  loc.partial = t.partial;
+  const int mx = static_cast<int>(std::lround(p.pointingTolerance * W));
+  const int my = static_cast<int>(std::lround(p.pointingTolerance * H));
+  const size_t hw = static_cast<size_t>(H) * W;
+  double inRange = 0, all = 0;
+  for (int f = 0; f < F; ++f) {
+    const float* h = heat.data.data() + static_cast<size_t>(f) * hw;
+    double s = 0;
+    for (size_t i = 0; i < hw; ++i) s += h[i];
+    all += s;
+    const bool active = f >= t.actionStart && f < t.actionEnd;
+    if (!active) continue;
+    inRange += s;
+    if (f >= static_cast<int>(t.actorBoxes.size()) || t.actorBoxes[static_cast<size_t>(f)].empty()) continue;
+    const Box& box = t.actorBoxes[static_cast<size_t>(f)];
+    ++loc.actionFrames;
+    loc.pointingHits += pointingHit(h, W, H, dilateBox(box, mx, my, W, H));
+    loc.heatInBoxSum += heatShareInBox(h, W, H, box);
+    loc.iouSum += thresholdIoU(h, W, H, box, p.iouThreshold);
+  }
+  loc.heatInRange = all > 0 ? inRange / all : 0.0;
+  return loc;
+}
+
+template <class T>
+double mean(const std::vector<T>& v) {
+  double s = 0;
+  for (const T& x : v) s += x;
+  return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+}
+
+}  // namespace
+
+int64_t EvalResult::totalWindows() const { return methods.empty() ? 0 : static_cast<int64_t>(methods[0].windows.size()); }
+
+std::vector<std::string> listEvalClips(const std::vector<std::string>& inputs) {
+  std::vector<std::string> clips;
+  for (const std::string& in : inputs) {
+    std::error_code ec;
+    if (!fs::exists(in, ec)) throw Error(ErrorKind::Input, in + ": no such file or folder");
+    if (!fs::is_directory(in, ec)) {
+      clips.push_back(in);
+      continue;
+    }
+    const fs::path index = fs::path(in) / "index.json";
+    std::vector<std::string> found;
+    if (fs::is_regular_file(index, ec)) {
+      nlohmann::json j;
+      try {
+        std::ifstream f(index);
+        j = nlohmann::json::parse(f);
+        for (const auto& c : j.at("clips")) found.push_back((fs::path(in) / c.at("video").get<std::string>()).string());
+      } catch (const std::exception& e) {
+        throw Error(ErrorKind::Input, index.string() + ": not a benchmark index (" + e.what() + ")");
+      }
+      for (const auto& f : found)
+        if (!fs::exists(f, ec)) throw Error(ErrorKind::Input, f + ": listed in " + index.string() + " but missing");
+    } else {
+      for (const auto& e : fs::directory_iterator(in, ec))
+        if (e.is_regular_file() && isVideoFile(e.path()) &&
+            e.path().filename().string().find(".explained.") == std::string::npos)
+          found.push_back(e.path().string());
+      std::sort(found.begin(), found.end());
+    }
+    if (found.empty()) throw Error(ErrorKind::Input, in + ": folder has no video clips");
+    clips.insert(clips.end(), found.begin(), found.end());
+  }
+  return clips;
+}
+
+EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
+  const auto t0 = Clock::now();
+  checkParams(p);
+  EvalResult result;
+  result.params = p;
+  result.thetas = curveThetas(p.curveSteps);
+  const std::vector<std::string> clips = listEvalClips(p.inputs);
+  ScratchDir scratch(p.tempDir);
+  Model model(p.model, p.threads);
+  for (CamMethod m : p.methods) {
+    MethodEval me;
+    me.method = camMethodName(m);
+    result.methods.push_back(me);
+  }
+  const Volume* cachedInput = nullptr;
+  double cachedY = 0;
+  int cls = -1;
+  ScoreFn score = [&](const Volume& v) {
+    if (cachedInput && v.data == cachedInput->data) return cachedY;
+    return softmaxScore(model.predict(v), cls);
+  };
+
+  for (size_t ci = 0; ci < clips.size(); ++ci) {
+    const std::string& clip = clips[ci];
+    const auto tc = Clock::now();
+    ClipEval ce;
+    ce.clip = clip;
+    ClipTruth truth;
+    const bool hasTruth = readTruthBeside(clip, truth);
+    if (hasTruth) ce.truthClass = truth.classId;
+    for (size_t mi = 0; mi < p.methods.size(); ++mi) {
+      const std::string mname = camMethodName(p.methods[mi]);
+      const std::string work = (fs::path(scratch.path()) / ("c" + std::to_string(ci) + "_m" + std::to_string(mi))).string();
+      fs::create_directories(work);
+      ExplainParams ep;
+      ep.input = clip;
+      ep.model = p.model;
+      ep.layer = p.layer;
+      ep.method = p.methods[mi];
+      ep.classSpec = p.classFromTruth && hasTruth ? std::to_string(truth.classId) : p.classSpec;
+      ep.labelsFile = p.labelsFile;
+      ep.preprocess = p.preprocess;
+      ep.windows = p.windows;
+      ep.normalize = Normalize::Video;
+      ep.noVideo = true;
+      ep.rawDir = work + "/raw";
+      if (hasTruth) ep.heatmapsNpy = work + "/heat.npy";
+      ep.threads = p.threads;
+      const ExplainResult er = explainVideo(ep);
+      result.layer = er.layer;
+      if (mi == 0) {
+        ce.classId = er.classId;
+        ce.frames = static_cast<int>(er.frames);
+        ce.windows = static_cast<int>(er.windows);
+      } else if (er.classId != ce.classId || er.windows != ce.windows) {
+        throw Error(ErrorKind::Internal, clip + ": methods disagree on the class or the windows");
+      }
+      cls = er.classId;
+
+      MethodEval& me = result.methods[mi];
+      for (int64_t w = 0; w < er.windows; ++w) {
+        const std::string base = ep.rawDir + "/" + windowName(w);
+        const Volume input = readNpy(base + "_input.npy");
+        const Volume cam = readNpy(base + "_cam.npy");
+        nlohmann::json wj;
+        {
+          std::ifstream f(base + ".json");
+          wj = nlohmann::json::parse(f);
+        }
+        if (wj.at("class").get<int>() != cls) throw Error(ErrorKind::Internal, base + ".json: unexpected class");
+        WindowEval we;
+        we.clip = clip;
+        we.window = w;
+        we.firstFrame = wj.at("first_frame").get<int64_t>();
+        we.lastFrame = wj.at("last_frame").get<int64_t>();
+        we.classId = cls;
+        cachedInput = nullptr;
+        we.Y = softmaxScore(model.predict(input), cls);
+        cachedInput = &input;
+        cachedY = we.Y;
+        const Volume map = explanationMap(cam, input.shape[2], input.shape[3], input.shape[4]);
+        we.O = score(maskInput(input, map, p.preprocess));
+        we.drop = relativeDrop(we.Y, we.O);
+        for (double theta : result.thetas) {
+          const Volume tm = thresholdMap(map, theta);
+          const double o = tm.data == map.data ? we.O : score(maskInput(input, tm, p.preprocess));
+          we.thresholdConf.push_back(relativeConfidence(we.Y, o));
+        }
+        if (p.delSteps > 0) {
+          we.deletion = deletionCurve(input, map, p.delSteps, meanColourBaseline(input), score);
+          we.insertion = insertionCurve(input, map, p.delSteps, blurBaseline(input, p.blurKernel), score);
+          we.deletionAuc = auc(we.deletion);
+          we.insertionAuc = auc(we.insertion);
+        }
+        cachedInput = nullptr;
+        me.windows.push_back(std::move(we));
+        if (progress) progress({"eval clips", static_cast<int64_t>(ci), static_cast<int64_t>(clips.size()), since(t0)});
+      }
+      if (hasTruth) ce.localization[mname] = localize(readNpy(ep.heatmapsNpy), truth, p, clip);
+      std::error_code ec;
+      fs::remove_all(work, ec);
+    }
+    ce.seconds = since(tc);
+    result.clips.push_back(std::move(ce));
+    if (progress) progress({"eval clips", static_cast<int64_t>(ci + 1), static_cast<int64_t>(clips.size()), since(t0)});
+  }
+  aggregateEval(result);
+  result.secondsTotal = since(t0);
+  return result;
+}
+
+void aggregateEval(EvalResult& r) {
+  for (MethodEval& m : r.methods) {
+    std::vector<double> Y, O;
+    for (const WindowEval& w : m.windows) Y.push_back(w.Y), O.push_back(w.O);
+    m.averageDrop = averageDrop(Y, O);
+    m.increaseInConfidence = increaseInConfidence(Y, O);
+    m.win.clear();
+    m.thresholdCurve.assign(r.thetas.size(), 0.0);
+    const size_t steps = m.windows.empty() ? 0 : m.windows[0].deletion.size();
+    m.deletionCurve.assign(steps, 0.0);
+    m.insertionCurve.assign(steps, 0.0);
+    double dAuc = 0, iAuc = 0;
+    for (const WindowEval& w : m.windows) {
+      for (size_t k = 0; k < m.thresholdCurve.size() && k < w.thresholdConf.size(); ++k) m.thresholdCurve[k] += w.thresholdConf[k];
+      for (size_t k = 0; k < steps && k < w.deletion.size(); ++k) m.deletionCurve[k] += w.deletion[k];
+      for (size_t k = 0; k < steps && k < w.insertion.size(); ++k) m.insertionCurve[k] += w.insertion[k];
+      dAuc += w.deletionAuc;
+      iAuc += w.insertionAuc;
+    }
+    const double n = static_cast<double>(m.windows.size());
+    if (n > 0) {
+      for (double& v : m.thresholdCurve) v /= n;
+      for (double& v : m.deletionCurve) v /= n;
+      for (double& v : m.insertionCurve) v /= n;
+      m.deletionAuc = dAuc / n;
+      m.insertionAuc = iAuc / n;
+    }
+    // Localisation over the clips with ground truth.
+    int frames = 0, hits = 0, nClips = 0, nPartial = 0;
+    double box = 0, iou = 0;
+    std::vector<double> range, rangePartial;
+    for (const ClipEval& c : r.clips) {
+      auto it = c.localization.find(m.method);
+      if (it == c.localization.end() || !it->second.valid) continue;
+      const ClipLocalization& l = it->second;
+      ++nClips;
+      frames += l.actionFrames;
+      hits += l.pointingHits;
+      box += l.heatInBoxSum;
+      iou += l.iouSum;
+      range.push_back(l.heatInRange);
+      if (l.partial) rangePartial.push_back(l.heatInRange), ++nPartial;
+    }
+    m.locClips = nClips;
+    m.locFrames = frames;
+    m.locPartialClips = nPartial;
+    m.pointing = frames > 0 ? 100.0 * hits / frames : -1;
+    m.heatInBox = frames > 0 ? 100.0 * box / frames : -1;
+    m.iou = frames > 0 ? iou / frames : -1;
+    m.heatInRange = nClips > 0 ? 100.0 * mean(range) : -1;
+    m.heatInRangePartial = nPartial > 0 ? 100.0 * mean(rangePartial) : -1;
+  }
+  for (MethodEval& a : r.methods)
+    for (const MethodEval& b : r.methods) {
+      if (&a == &b) continue;
+      if (a.windows.size() != b.windows.size())
+        throw Error(ErrorKind::Internal, "methods " + a.method + " and " + b.method + " have different windows");
+      std::vector<double> da, db;
+      for (size_t i = 0; i < a.windows.size(); ++i) da.push_back(a.windows[i].drop), db.push_back(b.windows[i].drop);
+      a.win[b.method] = winPercent(da, db);
+    }
+}
+
+}  // namespace ev
