@@ -78,6 +78,7 @@ struct TrainStep {
   double loss = 0.0;           // weighted sum of the terms
   std::vector<double> terms;   // unweighted value of each term (TrainResult::termNames order)
   double accuracy = 0.0;       // top-1 of the training windows of this batch (train mode)
+  double seconds = 0.0;        // wall time of the step (batch assembly, forward, backward, update)
 };
 
 struct EpochStats {

@@ -96,6 +96,7 @@ ojson stepJson(const TrainStep& s, const std::vector<std::string>& names) {
   j["loss"] = s.loss;
   j["terms"] = termsJson(names, s.terms);
   j["accuracy"] = s.accuracy;
+  j["seconds"] = s.seconds;
   return j;
 }
 
@@ -200,6 +201,7 @@ CheckpointState readCheckpointState(const std::string& dir) {
       s.loss = e.at("loss").get<double>();
       s.terms = termsFrom(e.at("terms"), st.termNames);
       s.accuracy = e.at("accuracy").get<double>();
+      s.seconds = e.value("seconds", 0.0);
       st.steps.push_back(std::move(s));
     }
   } catch (const Error&) {

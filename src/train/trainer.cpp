@@ -406,6 +406,7 @@ TrainResult trainModel(const TrainOptions& o, const TrainCallback& onEvent) {
     for (int64_t step = 0; step < stepsPerEpoch; ++step) {
       lr = lrAt(o, epoch * stepsPerEpoch + step, stepsPerEpoch);
       for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
+      const auto stepStart = Clock::now();
       Batch batch;
       const int64_t b0 = step * o.batchSize, b1 = std::min(n, b0 + o.batchSize);
       batch.clips.assign(plan.order.begin() + b0, plan.order.begin() + b1);
@@ -452,6 +453,7 @@ TrainResult trainModel(const TrainOptions& o, const TrainCallback& onEvent) {
       rec.step = static_cast<int>(step + 1);
       rec.lr = lr;
       rec.accuracy = static_cast<double>(hits) / static_cast<double>(bn);
+      rec.seconds = since(stepStart);
       result.steps.push_back(rec);
       lossSum += rec.loss * bn;
       for (size_t k = 0; k < terms.size(); ++k) termSums[k] += rec.terms[k] * bn;
