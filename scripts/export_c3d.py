@@ -41,6 +41,13 @@ class C3D(nn.Module):
         self.fc8 = nn.Linear(fc, num_classes)
         self.relu = nn.ReLU()
         self.dropout = nn.Dropout(dropout)
+        # He initialisation: with PyTorch's default (uniform, a=sqrt(5)) the signal shrinks
+        # through eight conv layers without normalisation and training from scratch stalls.
+        for mod in self.modules():
+            if isinstance(mod, (nn.Conv3d, nn.Linear)):
+                nn.init.kaiming_normal_(mod.weight, mode="fan_in", nonlinearity="relu")
+                nn.init.zeros_(mod.bias)
+        nn.init.normal_(self.fc8.weight, std=0.01)
 
     def forward(self, x):
         x = self.pool1(self.relu(self.conv1a(x)))
