@@ -20,9 +20,15 @@ class C3D(nn.Module):
     """C3D layout: conv1a pool1 conv2a pool2 conv3a conv3b pool3 conv4a conv4b pool4
     conv5a conv5b pool5 fc6 fc7 fc8. `width` scales the channels (64 in the original)."""
 
-    def __init__(self, channels=(16, 32, 64, 96, 96), fc=256, num_classes=8, dropout=0.5):
+    def __init__(self, channels=(16, 32, 64, 96, 96), fc=256, num_classes=8, dropout=0.5, norm=False):
         super().__init__()
         c1, c2, c3, c4, c5 = channels
+        # Optional batch normalisation after every convolution (bn1a … bn5b): not in the
+        # original C3D, but it lets the small variant train from scratch in a few epochs.
+        def bn(c):
+            return nn.BatchNorm3d(c) if norm else nn.Identity()
+        self.bn1a, self.bn2a, self.bn3a, self.bn3b = bn(c1), bn(c2), bn(c3), bn(c3)
+        self.bn4a, self.bn4b, self.bn5a, self.bn5b = bn(c4), bn(c4), bn(c5), bn(c5)
         self.conv1a = nn.Conv3d(3, c1, 3, padding=1)
         self.pool1 = nn.MaxPool3d((1, 2, 2), (1, 2, 2))
         self.conv2a = nn.Conv3d(c1, c2, 3, padding=1)
@@ -50,11 +56,14 @@ class C3D(nn.Module):
         nn.init.normal_(self.fc8.weight, std=0.01)
 
     def forward(self, x):
-        x = self.pool1(self.relu(self.conv1a(x)))
-        x = self.pool2(self.relu(self.conv2a(x)))
-        x = self.pool3(self.relu(self.conv3b(self.relu(self.conv3a(x)))))
-        x = self.pool4(self.relu(self.conv4b(self.relu(self.conv4a(x)))))
-        x = self.pool5(self.relu(self.conv5b(self.relu(self.conv5a(x)))))
+        x = self.pool1(self.relu(self.bn1a(self.conv1a(x))))
+        x = self.pool2(self.relu(self.bn2a(self.conv2a(x))))
+        x = self.relu(self.bn3a(self.conv3a(x)))
+        x = self.pool3(self.relu(self.bn3b(self.conv3b(x))))
+        x = self.relu(self.bn4a(self.conv4a(x)))
+        x = self.pool4(self.relu(self.bn4b(self.conv4b(x))))
+        x = self.relu(self.bn5a(self.conv5a(x)))
+        x = self.pool5(self.relu(self.bn5b(self.conv5b(x))))
         x = torch.flatten(x, 1)
         x = self.dropout(self.relu(self.fc6(x)))
         x = self.dropout(self.relu(self.fc7(x)))
@@ -76,12 +85,13 @@ def main():
     ap.add_argument("--seed", type=int, default=0, help="seed of the random initial weights")
     ap.add_argument("--dropout", type=float, default=0.5)
     ap.add_argument("--traced", action="store_true", help="trace instead of script")
+    ap.add_argument("--norm", action="store_true", help="batch normalisation after every convolution (bn1a … bn5b)")
     a = ap.parse_args()
     cfg = dict(ARCHS[a.arch])
     if a.classes:
         cfg["num_classes"] = a.classes
     torch.manual_seed(a.seed)
-    model = C3D(dropout=a.dropout, **cfg).eval()
+    model = C3D(dropout=a.dropout, norm=a.norm, **cfg).eval()
     if a.traced:
         exported = torch.jit.trace(model, torch.zeros(1, 3, 16, 112, 112))
     else:
