@@ -75,7 +75,10 @@ int runExplain(int argc, char** argv) {
   if (vm.count("help")) {
     std::cout << "Usage: explain-video VIDEO --model MODEL.pt [options]\n"
                  "       explain-video --list-layers --model MODEL.pt [options]\n"
-                 "       explain-video synth --help     (write the synthetic action benchmark)\n\n"
+                 "       explain-video synth --help     (write the synthetic action benchmark)\n"
+                 "       explain-video train --help     (train a TorchScript model on a benchmark split)\n"
+                 "       explain-video accuracy --help  (clip-level accuracy of a model on a split)\n"
+                 "       explain-video eval --help      (Avg Drop, Incr. in Conf., Win %, curves, localisation)\n\n"
                  "Explains a 3D-CNN video classifier's decision with spatio-temporal Grad-CAM++ and\n"
                  "writes the video with per-frame heatmaps.\n\n"
               << visible << "\nExit codes: 0 success, 1 internal error, 2 bad option, 3 unreadable video,\n"
