@@ -10,16 +10,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cli_runner.hpp"
 #include "synthetic_clip.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct CliRun {
-  int code = -1;
-  std::string out, err;
-};
 
 std::string quote(const std::string& s) {
   std::string q = "'";
@@ -27,19 +24,9 @@ std::string quote(const std::string& s) {
   return q + "'";
 }
 
-CliRun runCli(const std::string& args) {
-  const std::string errFile = ::testing::TempDir() + "/ev_cli_stderr_" + std::to_string(::getpid()) + ".txt";
-  const std::string cmd = std::string(EV_CLI_PATH) + " " + args + " 2>" + quote(errFile);
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(errFile);
-  r.err.assign(std::istreambuf_iterator<char>(e), {});
-  return r;
+
+evtest::CliRun runCli(const std::string& args) {
+  return evtest::runCli(args, ::testing::TempDir() + "/ev_cli_stderr_" + std::to_string(::getpid()) + ".txt");
 }
 
 std::string dir() {
@@ -86,7 +73,7 @@ int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), 
 void expectFailure(const std::string& args, int code, const std::vector<std::string>& phrases) {
   goodClip();
   const auto before = listDir(dir());
-  const CliRun r = runCli(args + " --quiet");
+  const evtest::CliRun r = runCli(args + " --quiet");
   EXPECT_EQ(r.code, code) << args << "\n" << r.err;
   EXPECT_EQ(lines(r.err), 1) << r.err;
   EXPECT_EQ(r.err.rfind("explain-video: error: ", 0), 0u) << r.err;
@@ -98,7 +85,7 @@ void expectFailure(const std::string& args, int code, const std::vector<std::str
 
 TEST(Cli, ExplainsAClipEndToEnd) {
   const std::string out = dir() + "/good.explained.mp4";
-  const CliRun r = runCli(quote(goodClip()) + " --model " + quote(model("red_detector.pt")) +
+  const evtest::CliRun r = runCli(quote(goodClip()) + " --model " + quote(model("red_detector.pt")) +
                        " --labels " + quote(model("red_detector_labels.txt")) + " --json " + quote(dir() + "/good.json") +
                        " --save-heatmaps " + quote(dir() + "/good.npy"));
   ASSERT_EQ(r.code, 0) << r.err;
@@ -122,14 +109,14 @@ TEST(Cli, ExplainsAClipEndToEnd) {
 
 TEST(Cli, QuietPrintsOnlyTheSummary) {
   const std::string out = dir() + "/quiet.mp4";
-  const CliRun r = runCli(quote(goodClip()) + " -m " + quote(model("red_detector.pt")) + " -o " + quote(out) + " -q");
+  const evtest::CliRun r = runCli(quote(goodClip()) + " -m " + quote(model("red_detector.pt")) + " -o " + quote(out) + " -q");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(lines(r.err), 1) << r.err;
   fs::remove(out);
 }
 
 TEST(Cli, ListLayers) {
-  const CliRun r = runCli("--list-layers --model " + quote(model("red_detector.pt")) + " --clip-len 8 --crop 32x32");
+  const evtest::CliRun r = runCli("--list-layers --model " + quote(model("red_detector.pt")) + " --clip-len 8 --crop 32x32");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("input 1x3x8x32x32"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("detect"), std::string::npos) << r.out;
@@ -138,7 +125,7 @@ TEST(Cli, ListLayers) {
 }
 
 TEST(Cli, HelpAndVersion) {
-  const CliRun h = runCli("--help");
+  const evtest::CliRun h = runCli("--help");
   EXPECT_EQ(h.code, 0);
   for (const char* flag : {"--model", "--layer", "--list-layers", "--method", "--class", "--labels", "--mean", "--std",
                            "--bgr", "--clip-len", "--stride", "--resize", "--crop", "--normalize", "--colormap", "--alpha",

@@ -1,6 +1,8 @@
 // `explain-video eval`: every metric against hand-computed values on tiny inputs, then the
 // command end to end on two synthetic clips with ground truth.
 #include <gtest/gtest.h>
+
+#include "cli_runner.hpp"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -323,24 +325,10 @@ TEST(EvalClips, FoldersAndMissingPaths) {
 
 namespace {
 
-struct CliRun {
-  int code = -1;
-  std::string out, err;
-};
 
-CliRun runCli(const std::string& args, const std::string& dir) {
-  const std::string errFile = dir + "/stderr.txt";
-  const std::string cmd = std::string(EV_CLI_PATH) + " " + args + " 2>'" + errFile + "'";
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(errFile);
-  r.err.assign(std::istreambuf_iterator<char>(e), {});
-  return r;
+
+evtest::CliRun runCli(const std::string& args, const std::string& dir) {
+  return evtest::runCli(args, dir + "/stderr.txt");
 }
 
 // Two 16-frame clips whose actor is red (the red detector's evidence) and no distractor is; the
@@ -375,7 +363,7 @@ const std::string kSmall = " --class 0 --clip-len 8 --stride 8 --resize 60x80 --
 TEST(EvalCli, TwoClipsEndToEnd) {
   const std::string d = makeClips();
   const std::string model = std::string(EV_TEST_MODELS_DIR) + "/red_detector.pt";
-  const CliRun r = runCli("eval " + d + "/clips --model " + model + kSmall + " --json " + d + "/eval.json --csv-dir " + d +
+  const evtest::CliRun r = runCli("eval " + d + "/clips --model " + model + kSmall + " --json " + d + "/eval.json --csv-dir " + d +
                               "/csv --plots " + d + "/plots",
                           d);
   ASSERT_EQ(r.code, 0) << r.err;
@@ -441,7 +429,7 @@ TEST(EvalCli, TwoClipsEndToEnd) {
 TEST(EvalCli, ErrorsAreOneLineWithTheRightCode) {
   const std::string d = makeClips();
   const std::string model = std::string(EV_TEST_MODELS_DIR) + "/red_detector.pt";
-  CliRun r = runCli("eval " + d + "/missing.mp4 --model " + model + kSmall + "-q", d);
+  evtest::CliRun r = runCli("eval " + d + "/missing.mp4 --model " + model + kSmall + "-q", d);
   EXPECT_EQ(r.code, 3) << r.err;
   EXPECT_NE(r.err.find("missing.mp4"), std::string::npos);
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;

@@ -3,6 +3,8 @@
 // (tests/models/train_models.py): learning, determinism, checkpoint/resume, the saved model in
 // the explain pipeline and in Python, exact preprocessing, bad inputs.
 #include <gtest/gtest.h>
+
+#include "cli_runner.hpp"
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -110,25 +112,9 @@ ErrorKind errorKindOf(F f, std::string* message = nullptr) {
   return ErrorKind::Internal;
 }
 
-struct CliRun {
-  int code = -1;
-  std::string out, err;
-};
 
-CliRun runCli(const std::string& args) {
-  const std::string errFile = dir() + "/cli_stderr.txt";
-  const std::string cmd = std::string(EV_CLI_PATH) + " " + args + " 2>'" + errFile + "'";
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(errFile);
-  r.err.assign(std::istreambuf_iterator<char>(e), {});
-  return r;
-}
+
+evtest::CliRun runCli(const std::string& args) { return evtest::runCli(args, dir() + "/cli_stderr.txt"); }
 
 const std::string kSmallInput = "--resize 36x48 --crop 32x32 --clip-len 8 --threads 1";
 
@@ -408,7 +394,7 @@ TEST(Train, BadInputsGiveClearErrors) {
 
 TEST(TrainCli, TrainThenAccuracyEndToEnd) {
   const std::string out = dir() + "/cli_model.pt", json = dir() + "/cli_acc.json";
-  const CliRun t = runCli("train --model " + model("tiny_c3d.pt") + " --data " + split() + " --val " + split() +
+  const evtest::CliRun t = runCli("train --model " + model("tiny_c3d.pt") + " --data " + split() + " --val " + split() +
                           " --out " + out + " --epochs 2 --batch-size 8 --optimizer adam --lr 0.003 --log " + dir() +
                           "/cli_log.json " + kSmallInput);
   ASSERT_EQ(t.code, 0) << t.err;
@@ -418,7 +404,7 @@ TEST(TrainCli, TrainThenAccuracyEndToEnd) {
   EXPECT_TRUE(fs::exists(out));
   EXPECT_TRUE(fs::exists(out + ".ckpt/state.json"));
 
-  const CliRun a = runCli("accuracy --model " + out + " --data " + split() + " --json " + json + " " + kSmallInput);
+  const evtest::CliRun a = runCli("accuracy --model " + out + " --data " + split() + " --json " + json + " " + kSmallInput);
   ASSERT_EQ(a.code, 0) << a.err;
   EXPECT_EQ(a.out.rfind("accuracy ", 0), 0u) << a.out;
   EXPECT_NE(a.out.find("(" ), std::string::npos);
@@ -439,10 +425,10 @@ TEST(TrainCli, TrainThenAccuracyEndToEnd) {
 }
 
 TEST(TrainCli, BadInputsGiveOneLineAndTheRightExitCode) {
-  auto oneLine = [](const CliRun& r) {
+  auto oneLine = [](const evtest::CliRun& r) {
     return !r.err.empty() && r.err.find('\n') == r.err.size() - 1 && r.err.rfind("explain-video: error: ", 0) == 0;
   };
-  CliRun r = runCli("accuracy --model " + model("tiny_c3d.pt") + " --data " + dir() + "/missing " + kSmallInput);
+  evtest::CliRun r = runCli("accuracy --model " + model("tiny_c3d.pt") + " --data " + dir() + "/missing " + kSmallInput);
   EXPECT_EQ(r.code, 3) << r.err;
   EXPECT_TRUE(oneLine(r)) << r.err;
   r = runCli("accuracy --model " + model("tiny_c3d_5classes.pt") + " --data " + split() + " " + kSmallInput);

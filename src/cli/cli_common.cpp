@@ -1,6 +1,8 @@
 #include "cli/cli_common.hpp"
 
 #include <algorithm>
+#include <boost/program_options.hpp>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 #include <vector>
@@ -13,14 +15,38 @@ namespace {
 
 bool g_progressLineOpen = false;  // a progress line without its newline is on stderr
 
+}  // namespace
+
 std::string formatDuration(double s) {
   char buf[32];
-  const int t = static_cast<int>(s + 0.5);
-  std::snprintf(buf, sizeof buf, "%d:%02d", t / 60, t % 60);
+  const long t = std::lround(std::max(0.0, s));
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
   return buf;
 }
 
-}  // namespace
+void PreprocessArgs::add(boost::program_options::options_description& opts, const char* strideHelp) {
+  namespace po = boost::program_options;
+  opts.add_options()
+      ("clip-len", po::value(&clipLen_)->default_value(clipLen_), "frames per window")
+      ("stride", po::value(&stride_)->default_value(stride_), strideHelp)
+      ("resize", po::value(&resize_)->default_value(resize_), "resize every frame to HEIGHTxWIDTH")
+      ("crop", po::value(&crop_)->default_value(crop_), "centre crop HEIGHTxWIDTH of the resized frame (model input)")
+      ("scale", po::value(&pre_.scale)->default_value(pre_.scale, "1/255"),
+       "multiply 8-bit pixel values by this before --mean/--std")
+      ("mean", po::value(&mean_), "per-channel mean in scaled units (default 0.43216,0.394666,0.37645)")
+      ("std", po::value(&std_), "per-channel std in scaled units (default 0.22803,0.22145,0.216989)")
+      ("bgr", po::bool_switch(&pre_.bgr), "feed channels in B,G,R order (--mean/--std then in B,G,R)");
+}
+
+void PreprocessArgs::apply() {
+  if (!mean_.empty()) pre_.mean = parseTriple("--mean", mean_);
+  if (!std_.empty()) pre_.std = parseTriple("--std", std_);
+  parseSize("--resize", resize_, pre_.resizeHeight, pre_.resizeWidth);
+  parseSize("--crop", crop_, pre_.cropHeight, pre_.cropWidth);
+}
 
 std::array<float, 3> parseTriple(const std::string& flag, const std::string& text) {
   std::vector<std::string> toks;

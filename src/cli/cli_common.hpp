@@ -1,8 +1,11 @@
 // Pieces shared by the explain-video subcommands: option value parsers and progress output.
 #pragma once
 #include <array>
+#include <boost/program_options/options_description.hpp>
 #include <chrono>
 #include <string>
+
+#include "explain_video/windows.hpp"
 
 namespace ev {
 struct ExplainProgress;
@@ -16,6 +19,25 @@ enum ExitCode { kOk = 0, kInternal = 1, kUsage = 2, kInput = 3, kModel = 4, kOut
 std::array<float, 3> parseTriple(const std::string& flag, const std::string& text);
 // "128x171" → height 128, width 171.
 void parseSize(const std::string& flag, const std::string& text, int& h, int& w);
+
+// The windowing and preprocessing options every command that feeds a model shares, with the
+// main command's names: --clip-len --stride --resize --crop --scale --mean --std --bgr.
+// add() registers them writing into `pre` and `win`; apply() parses the string-valued ones.
+class PreprocessArgs {
+ public:
+  PreprocessArgs(ev::PreprocessParams& pre, int& clipLen, int& stride) : pre_(pre), clipLen_(clipLen), stride_(stride) {}
+  void add(boost::program_options::options_description& opts, const char* strideHelp);
+  void apply();
+
+ private:
+  ev::PreprocessParams& pre_;
+  int& clipLen_;
+  int& stride_;
+  std::string resize_ = "128x171", crop_ = "112x112", mean_, std_;
+};
+
+// "m:ss", or "h:mm:ss" from an hour on.
+std::string formatDuration(double seconds);
 
 // Progress on stderr, redrawn in place at most a few times a second.
 class ProgressPrinter {

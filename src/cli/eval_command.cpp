@@ -35,7 +35,8 @@ void checkOutputParent(const std::string& flag, const std::string& path, bool is
 
 int runEval(int argc, char** argv) {
   ev::EvalParams p;
-  std::string methods, classSource = "predicted", mean, stdev, resize = "128x171", crop = "112x112";
+  std::string methods, classSource = "predicted";
+  PreprocessArgs prepArgs(p.preprocess, p.windows.clipLen, p.windows.stride);
   std::string jsonFile, csvDir, plotsDir;
   bool quiet = false;
   {
@@ -60,16 +61,7 @@ int runEval(int argc, char** argv) {
        "predicted (--class, else top-1 of the mean logits) or truth (the ground-truth class where a clip has one)")
       ("labels", po::value(&p.labelsFile), "class names, one per line, line N = class id N");
   po::options_description prep("Windows and preprocessing (as the main command)");
-  prep.add_options()
-      ("clip-len", po::value(&p.windows.clipLen)->default_value(p.windows.clipLen), "frames per window")
-      ("stride", po::value(&p.windows.stride)->default_value(p.windows.stride), "frames between window starts")
-      ("resize", po::value(&resize)->default_value(resize), "resize every frame to HEIGHTxWIDTH")
-      ("crop", po::value(&crop)->default_value(crop), "centre crop HEIGHTxWIDTH of the resized frame (model input)")
-      ("scale", po::value(&p.preprocess.scale)->default_value(p.preprocess.scale, "1/255"),
-       "multiply 8-bit pixel values by this before --mean/--std")
-      ("mean", po::value(&mean), "per-channel mean in scaled units (default 0.43216,0.394666,0.37645)")
-      ("std", po::value(&stdev), "per-channel std in scaled units (default 0.22803,0.22145,0.216989)")
-      ("bgr", po::bool_switch(&p.preprocess.bgr), "feed channels in B,G,R order");
+  prepArgs.add(prep, "frames between window starts");
   po::options_description metr("Metrics");
   metr.add_options()
       ("curve-steps", po::value(&p.curveSteps)->default_value(p.curveSteps),
@@ -123,10 +115,7 @@ int runEval(int argc, char** argv) {
   if (classSource == "truth") p.classFromTruth = true;
   else if (classSource != "predicted")
     throw ev::Error(ev::ErrorKind::Usage, "eval: unknown --class-source '" + classSource + "': choose predicted or truth");
-  if (!mean.empty()) p.preprocess.mean = parseTriple("--mean", mean);
-  if (!stdev.empty()) p.preprocess.std = parseTriple("--std", stdev);
-  parseSize("--resize", resize, p.preprocess.resizeHeight, p.preprocess.resizeWidth);
-  parseSize("--crop", crop, p.preprocess.cropHeight, p.preprocess.cropWidth);
+  prepArgs.apply();
   ev::WindowSampler validate(p.preprocess, p.windows);  // checks sizes, clip length, stride
   (void)validate;
   if (p.inputs.empty()) throw ev::Error(ev::ErrorKind::Usage, "eval: no clip or folder given (see explain-video eval --help)");

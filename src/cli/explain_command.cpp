@@ -13,7 +13,8 @@ namespace cli {
 
 int runExplain(int argc, char** argv) {
   ev::ExplainParams p;
-  std::string method = "gradcam++", normalize = "video", mean, stdev, resize = "128x171", crop = "112x112";
+  std::string method = "gradcam++", normalize = "video";
+  PreprocessArgs prepArgs(p.preprocess, p.windows.clipLen, p.windows.stride);
   bool listLayers = false, quiet = false, noStrip = false;
 
   po::options_description general("General");
@@ -34,17 +35,7 @@ int runExplain(int argc, char** argv) {
       ("normalize", po::value(&normalize)->default_value(normalize),
        "heatmap normalisation: video (divide by the video's maximum), window or frame");
   po::options_description prep("Windows and preprocessing");
-  prep.add_options()
-      ("clip-len", po::value(&p.windows.clipLen)->default_value(p.windows.clipLen), "frames per window")
-      ("stride", po::value(&p.windows.stride)->default_value(p.windows.stride),
-       "frames between window starts (the last window is aligned to the video's end)")
-      ("resize", po::value(&resize)->default_value(resize), "resize every frame to HEIGHTxWIDTH")
-      ("crop", po::value(&crop)->default_value(crop), "centre crop HEIGHTxWIDTH of the resized frame (model input)")
-      ("scale", po::value(&p.preprocess.scale)->default_value(p.preprocess.scale, "1/255"),
-       "multiply 8-bit pixel values by this before --mean/--std")
-      ("mean", po::value(&mean), "per-channel mean in scaled units, e.g. 0.43216,0.394666,0.37645 (the default)")
-      ("std", po::value(&stdev), "per-channel std in scaled units, e.g. 0.22803,0.22145,0.216989 (the default)")
-      ("bgr", po::bool_switch(&p.preprocess.bgr), "feed channels in B,G,R order (--mean/--std then in B,G,R)");
+  prepArgs.add(prep, "frames between window starts (the last window is aligned to the video's end)");
   po::options_description out("Output");
   out.add_options()
       ("out,o", po::value(&p.output), "annotated MP4 (default: <input dir>/<name>.explained.mp4)")
@@ -91,10 +82,7 @@ int runExplain(int argc, char** argv) {
   }
   p.method = ev::parseCamMethod(method);
   p.normalize = ev::parseNormalize(normalize);
-  if (!mean.empty()) p.preprocess.mean = parseTriple("--mean", mean);
-  if (!stdev.empty()) p.preprocess.std = parseTriple("--std", stdev);
-  parseSize("--resize", resize, p.preprocess.resizeHeight, p.preprocess.resizeWidth);
-  parseSize("--crop", crop, p.preprocess.cropHeight, p.preprocess.cropWidth);
+  prepArgs.apply();
   p.render.strip = !noStrip;
   ev::WindowSampler validate(p.preprocess, p.windows);  // checks sizes, clip length, stride
   (void)validate;

@@ -18,39 +18,6 @@ namespace po = boost::program_options;
 namespace cli {
 namespace {
 
-std::string clock(double s) {
-  char buf[32];
-  const long t = std::lround(std::max(0.0, s));
-  if (t >= 3600)
-    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
-  return buf;
-}
-
-// The preprocessing options shared by train and accuracy (the explain command's names).
-struct PreprocessArgs {
-  std::string resize = "128x171", crop = "112x112", mean, stdev;
-  ev::PreprocessParams p;
-  void add(po::options_description& opts, int* clipLen, int* stride) {
-    opts.add_options()
-        ("clip-len", po::value(clipLen)->default_value(*clipLen), "frames per window")
-        ("stride", po::value(stride)->default_value(*stride),
-         "frames between evaluation window starts (a clip's class = argmax of the mean logits)")
-        ("resize", po::value(&resize)->default_value(resize), "resize every frame to HEIGHTxWIDTH")
-        ("crop", po::value(&crop)->default_value(crop), "centre crop HEIGHTxWIDTH of the resized frame (model input)")
-        ("scale", po::value(&p.scale)->default_value(p.scale, "1/255"), "multiply 8-bit pixel values by this before --mean/--std")
-        ("mean", po::value(&mean), "per-channel mean in scaled units (default 0.43216,0.394666,0.37645)")
-        ("std", po::value(&stdev), "per-channel std in scaled units (default 0.22803,0.22145,0.216989)")
-        ("bgr", po::bool_switch(&p.bgr), "feed channels in B,G,R order (--mean/--std then in B,G,R)");
-  }
-  void apply() {
-    if (!mean.empty()) p.mean = parseTriple("--mean", mean);
-    if (!stdev.empty()) p.std = parseTriple("--std", stdev);
-    parseSize("--resize", resize, p.resizeHeight, p.resizeWidth);
-    parseSize("--crop", crop, p.cropHeight, p.cropWidth);
-  }
-};
 
 po::variables_map parse(const char* command, int argc, char** argv, const po::options_description& opts) {
   po::variables_map vm;
@@ -138,7 +105,7 @@ std::string termsText(const std::vector<std::string>& names, const std::vector<d
 
 int runTrain(int argc, char** argv) {
   ev::TrainOptions o;
-  PreprocessArgs pre;
+  PreprocessArgs pre(o.preprocess, o.clipLen, o.valStride);
   std::string losses = "ce", betas = "0.9,0.999";
   bool quiet = false;
   po::options_description io("Data and files");
@@ -176,7 +143,7 @@ int runTrain(int argc, char** argv) {
       ("threads", po::value(&o.threads)->default_value(0), "LibTorch (and decoding) threads (0: every core)")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr");
   po::options_description input("Model input (as in the explain command)");
-  pre.add(input, &o.clipLen, &o.valStride);
+  pre.add(input, "frames between validation window starts (a clip's class = argmax of the mean logits)");
   po::options_description all("explain-video train: train a TorchScript video classifier on a synth split");
   all.add(io).add(optim).add(input);
   const po::variables_map vm = parse("train", argc, argv, all);
@@ -187,7 +154,6 @@ int runTrain(int argc, char** argv) {
     return kOk;
   }
   pre.apply();
-  o.preprocess = pre.p;
   o.losses = parseLosses(losses);
   {
     const auto comma = betas.find(',');
@@ -220,7 +186,7 @@ int runTrain(int argc, char** argv) {
         case K::Step:
           std::snprintf(buf, sizeof buf, "epoch %d/%d  step %lld/%lld  loss %.4f (%s)  acc %.3f  lr %.3g  %.1f clips/s  ETA %s",
                         e.epoch, e.epochs, e.done, e.total, e.loss, termsText(e.termNames, e.terms).c_str(), e.accuracy,
-                        e.lr, e.clipsPerSecond, clock(e.etaSeconds).c_str());
+                        e.lr, e.clipsPerSecond, formatDuration(e.etaSeconds).c_str());
           printer.progress(buf, e.done == e.total);
           break;
         case K::Validating:
@@ -233,7 +199,7 @@ int runTrain(int argc, char** argv) {
           if (s.valAccuracy >= 0) std::snprintf(val, sizeof val, "  val acc %.3f", s.valAccuracy);
           std::snprintf(buf, sizeof buf, "epoch %d/%d  train loss %.4f (%s)  train acc %.3f%s  lr %.3g  time %s  ETA %s",
                         s.epoch, e.epochs, s.trainLoss, termsText(e.termNames, s.trainTerms).c_str(), s.trainAccuracy, val,
-                        s.lr, clock(s.seconds).c_str(), clock(e.etaSeconds).c_str());
+                        s.lr, formatDuration(s.seconds).c_str(), formatDuration(e.etaSeconds).c_str());
           printer.line(buf);
           break;
         }
@@ -264,7 +230,7 @@ int runTrain(int argc, char** argv) {
 int runAccuracy(int argc, char** argv) {
   std::string model, data, json;
   ev::EvalOptions eo;
-  PreprocessArgs pre;
+  PreprocessArgs pre(eo.preprocess, eo.clipLen, eo.stride);
   bool quiet = false;
   po::options_description opts("explain-video accuracy: clip-level accuracy of a model on a synth split");
   opts.add_options()
@@ -275,7 +241,7 @@ int runAccuracy(int argc, char** argv) {
       ("batch-size", po::value(&eo.batchSize)->default_value(eo.batchSize), "windows per forward pass")
       ("threads", po::value(&eo.threads)->default_value(0), "LibTorch (and decoding) threads (0: every core)")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr");
-  pre.add(opts, &eo.clipLen, &eo.stride);
+  pre.add(opts, "frames between window starts (a clip's class = argmax of the mean logits)");
   const po::variables_map vm = parse("accuracy", argc, argv, opts);
   if (vm.count("help")) {
     std::cout << "Usage: explain-video accuracy --model MODEL.pt --data DIR/test [--json FILE] [options]\n\n" << opts
@@ -286,7 +252,6 @@ int runAccuracy(int argc, char** argv) {
   if (model.empty()) throw ev::Error(ev::ErrorKind::Usage, "accuracy: --model FILE is required");
   if (data.empty()) throw ev::Error(ev::ErrorKind::Usage, "accuracy: --data SPLIT_DIR is required");
   pre.apply();
-  eo.preprocess = pre.p;
 
   Printer printer(quiet);
   ev::AccuracyReport r;

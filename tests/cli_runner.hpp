@@ -1,0 +1,35 @@
+// Runs the explain-video binary (EV_CLI_PATH) with arguments and collects exit code, stdout
+// and stderr, for the tests that drive the command line.
+#pragma once
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+namespace evtest {
+
+struct CliRun {
+  int code = -1;
+  std::string out, err;
+};
+
+// `errFile` is where stderr goes meanwhile: give each test process its own.
+inline CliRun runCli(const std::string& args, const std::string& errFile) {
+  const std::string cmd = std::string(EV_CLI_PATH) + " " + args + " 2>'" + errFile + "'";
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(errFile);
+  r.err.assign(std::istreambuf_iterator<char>(e), {});
+  return r;
+}
+
+}  // namespace evtest
