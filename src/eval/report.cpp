@@ -12,6 +12,7 @@
 #include <opencv2/imgproc.hpp>
 #include <sstream>
 
+#include "io/params_json.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/eval.hpp"
 #include "io/atomic_output.hpp"
@@ -247,14 +248,7 @@ void writeEvalJson(const EvalResult& r, const std::string& path) {
   j["methods"] = methods;
   j["class_source"] = p.classFromTruth ? "truth" : p.classSpec.empty() ? "top-1 of mean logits" : "given";
   if (!p.classSpec.empty()) j["class"] = p.classSpec;
-  j["preprocess"] = {{"resize", {p.preprocess.resizeHeight, p.preprocess.resizeWidth}},
-                     {"crop", {p.preprocess.cropHeight, p.preprocess.cropWidth}},
-                     {"scale", p.preprocess.scale},
-                     {"mean", p.preprocess.mean},
-                     {"std", p.preprocess.std},
-                     {"channel_order", p.preprocess.bgr ? "BGR" : "RGB"},
-                     {"clip_len", p.windows.clipLen},
-                     {"stride", p.windows.stride}};
+  j["preprocess"] = preprocessJson(p.preprocess, p.windows);
   j["options"] = {{"curve_steps", p.curveSteps},
                   {"del_steps", p.delSteps},
                   {"blur_kernel", p.blurKernel > 0 ? p.blurKernel : defaultBlurKernel(p.preprocess.cropHeight, p.preprocess.cropWidth)},

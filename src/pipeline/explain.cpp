@@ -24,6 +24,7 @@
 #include "explain_video/npy.hpp"
 #include "explain_video/video.hpp"
 #include "io/atomic_output.hpp"
+#include "io/params_json.hpp"
 #include "pipeline/window_store.hpp"
 
 namespace fs = std::filesystem;
@@ -480,14 +481,7 @@ ExplainResult explainVideo(const ExplainParams& p, const ProgressCallback& progr
     j["normalize"] = normalizeName(p.normalize);
     j["class"] = {{"id", c}, {"name", result.className}, {"score", result.classScore},
                   {"chosen", choice.fixed >= 0 ? "given" : "top-1 of mean logits"}};
-    j["preprocess"] = {{"resize", {p.preprocess.resizeHeight, p.preprocess.resizeWidth}},
-                       {"crop", {p.preprocess.cropHeight, p.preprocess.cropWidth}},
-                       {"scale", p.preprocess.scale},
-                       {"mean", p.preprocess.mean},
-                       {"std", p.preprocess.std},
-                       {"channel_order", p.preprocess.bgr ? "BGR" : "RGB"},
-                       {"clip_len", p.windows.clipLen},
-                       {"stride", p.windows.stride}};
+    j["preprocess"] = preprocessJson(p.preprocess, p.windows);
     j["mean_logits"] = meanLogits;
     nlohmann::json top = nlohmann::json::array();
     const std::vector<double> meanProb = softmax(meanLogits);
