@@ -206,3 +206,23 @@ TEST(Pipeline, ShortClipIsPadded) {
   EXPECT_EQ(s.peaksInBox, 3);
   EXPECT_EQ(s.darkAbsentFrames, 3);
 }
+
+// With more than 10 classes each window keeps only its own top-5 CAMs; windows whose top-5
+// missed the video's class are re-run. The result must equal a run told the class up front.
+TEST(Pipeline, WindowsMissingTheVideoClassAreReExplained) {
+  ev::ExplainParams chosen = baseParams("many_chosen");
+  chosen.model = model("red_detector_12.pt");
+  chosen.noVideo = true;
+  ev::ExplainParams inferred = chosen;
+  inferred.classSpec.clear();
+  inferred.heatmapsNpy = squareClip().dir + "/many_inferred.npy";
+  const ev::ExplainResult r = ev::explainVideo(inferred);
+  EXPECT_EQ(r.classId, 0);
+  EXPECT_GT(r.windowsReExplained, 0);  // the path under test was taken
+  EXPECT_EQ(ev::explainVideo(chosen).windowsReExplained, 0);
+  const ev::Volume a = ev::readNpy(inferred.heatmapsNpy), b = ev::readNpy(chosen.heatmapsNpy);
+  EXPECT_EQ(a.shape, b.shape);
+  EXPECT_TRUE(a.data == b.data);
+  const FrameScore s = scoreHeatmaps(a, squareClip().spec);
+  EXPECT_EQ(s.peaksInBox, s.presentFrames);
+}

@@ -53,6 +53,7 @@ struct ExplainResult {
   double classScore = 0;     // softmax of the mean logits
   int64_t frames = 0;
   int64_t windows = 0;
+  int64_t windowsReExplained = 0;  // windows re-run because their candidates missed the class
   // Wall-clock seconds: everything; model loading and layer set-up; forward/backward passes;
   // the render pass (decode, heatmaps, drawing, encoding).
   double secondsTotal = 0, secondsSetup = 0, secondsModel = 0, secondsRender = 0;

@@ -343,6 +343,7 @@ ExplainResult explainVideo(const ExplainParams& p, const ProgressCallback& progr
   while (all.next(r))
     if (!r.camFor(c)) missing.insert(r.index);
   WindowStore recomputed;
+  result.windowsReExplained = static_cast<int64_t>(missing.size());
   if (!missing.empty()) {
     auto onlyC = [&](const std::vector<float>&) { return std::vector<int>{c}; };
     modelSeconds += runWindows(p, model, &missing, onlyC, progress,
@@ -488,6 +489,7 @@ ExplainResult explainVideo(const ExplainParams& p, const ProgressCallback& progr
     for (int k : topK(meanLogits, 5)) top.push_back({{"class", k}, {"name", className(k, labels)}, {"score", meanProb[k]}});
     j["top5"] = top;
     j["windows"] = windowJson;
+    j["windows_re_explained"] = result.windowsReExplained;
     j["frame_importance"] = importance;
     j["output"] = result.output;
     j["timings"] = {{"total_s", result.secondsTotal},
