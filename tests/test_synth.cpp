@@ -1,6 +1,8 @@
 // The synthetic action benchmark: reproducibility (frames and file bytes), ground truth that
 // matches the pixels, the motion that defines each class, splits, the JSON round trip, errors.
 #include <gtest/gtest.h>
+
+#include "scratch_dir.hpp"
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
@@ -22,25 +24,10 @@ using namespace ev;
 
 namespace {
 
-class ScratchDir {
+// Temporary folders named after this test file.
+class ScratchDir : public evtest::ScratchDir {
  public:
-  ScratchDir() {
-    static std::atomic<int> counter{0};
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / (std::string("ev_synth_") + (test ? test->name() : "x") + "_" +
-                                         std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
+  ScratchDir() : evtest::ScratchDir("ev_synth_") {}
 };
 
 std::string bytesOf(const std::string& path) {

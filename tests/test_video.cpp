@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "scratch_dir.hpp"
+
 #include <unistd.h>
 
 #include <array>
@@ -29,26 +31,10 @@ namespace {
 
 using Rgb = std::array<int, 3>;
 
-// A fresh directory removed when the test ends.
-class ScratchDir {
+// Temporary folders named after this test file.
+class ScratchDir : public evtest::ScratchDir {
  public:
-  ScratchDir() {
-    static std::atomic<int> counter{0};
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("ev_video_") + (test ? test->name() : "x") + "_" +
-                       std::to_string(::getpid()) + "_" + std::to_string(counter++);
-    path_ = fs::temp_directory_path() / name;
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
+  ScratchDir() : evtest::ScratchDir("ev_video_") {}
 };
 
 bool haveFfmpeg() {

@@ -27,6 +27,21 @@ std::string formatDuration(double s) {
   return buf;
 }
 
+boost::program_options::variables_map parseOptions(const std::string& command, int argc, char** argv,
+                                                   const boost::program_options::options_description& opts,
+                                                   const boost::program_options::positional_options_description& positional) {
+  namespace po = boost::program_options;
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    if (command.empty()) throw ev::Error(ev::ErrorKind::Usage, std::string(e.what()) + " (see --help)");
+    throw ev::Error(ev::ErrorKind::Usage, command + ": " + e.what() + " (see explain-video " + command + " --help)");
+  }
+  return vm;
+}
+
 void PreprocessArgs::add(boost::program_options::options_description& opts, const char* strideHelp) {
   namespace po = boost::program_options;
   opts.add_options()

@@ -2,6 +2,8 @@
 #pragma once
 #include <array>
 #include <boost/program_options/options_description.hpp>
+#include <boost/program_options/positional_options.hpp>
+#include <boost/program_options/variables_map.hpp>
 #include <chrono>
 #include <string>
 
@@ -35,6 +37,12 @@ class PreprocessArgs {
   int& stride_;
   std::string resize_ = "128x171", crop_ = "112x112", mean_, std_;
 };
+
+// Parses a subcommand's options; a Boost error becomes ev::Error(Usage) naming the command
+// ("" for the main command) and where its help is.
+boost::program_options::variables_map parseOptions(
+    const std::string& command, int argc, char** argv, const boost::program_options::options_description& opts,
+    const boost::program_options::positional_options_description& positional = {});
 
 // "m:ss", or "h:mm:ss" from an hour on.
 std::string formatDuration(double seconds);

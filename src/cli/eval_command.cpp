@@ -87,13 +87,7 @@ int runEval(int argc, char** argv) {
   visible.add(general).add(expl).add(prep).add(metr).add(out);
   po::options_description all;
   all.add(visible).add(hidden);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw ev::Error(ev::ErrorKind::Usage, std::string("eval: ") + e.what() + " (see explain-video eval --help)");
-  }
+  const po::variables_map vm = parseOptions("eval", argc, argv, all, pos);
   if (vm.count("help")) {
     std::cout << "Usage: explain-video eval CLIP_OR_FOLDER... --model MODEL.pt [options]\n\n"
                  "Objective evaluation of the explanations, per window: Average Drop %, % Increase in\n"

@@ -56,13 +56,7 @@ int runExplain(int argc, char** argv) {
   visible.add(general).add(expl).add(prep).add(out);
   po::options_description all;
   all.add(visible).add(hidden);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw ev::Error(ev::ErrorKind::Usage, std::string(e.what()) + " (see --help)");
-  }
+  const po::variables_map vm = parseOptions("", argc, argv, all, pos);
   if (vm.count("help")) {
     std::cout << "Usage: explain-video VIDEO --model MODEL.pt [options]\n"
                  "       explain-video --list-layers --model MODEL.pt [options]\n"

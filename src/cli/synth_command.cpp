@@ -37,13 +37,7 @@ int runSynth(int argc, char** argv) {
       ("noise", po::value(&sp.noise)->default_value(sp.noise), "per-pixel noise, std in 8-bit levels")
       ("jitter", po::value(&sp.jitter)->default_value(sp.jitter), "camera shake, max shift in pixels")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw ev::Error(ev::ErrorKind::Usage, std::string("synth: ") + e.what() + " (see explain-video synth --help)");
-  }
+  const po::variables_map vm = parseOptions("synth", argc, argv, opts);
   if (vm.count("help")) {
     std::cout << "Usage: explain-video synth --out DIR [options]\n\n" << opts
               << "\nWrites <out>/<split>/clip_NNNNNN.mp4 with clip_NNNNNN.json ground truth, labels.txt and\n"

@@ -19,18 +19,6 @@ namespace cli {
 namespace {
 
 
-po::variables_map parse(const char* command, int argc, char** argv, const po::options_description& opts) {
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw ev::Error(ev::ErrorKind::Usage,
-                    std::string(command) + ": " + e.what() + " (see explain-video " + command + " --help)");
-  }
-  return vm;
-}
-
 // "ce" or "ce:1,distill:0.5" → weighted loss terms.
 std::vector<ev::LossSpec> parseLosses(const std::string& text) {
   std::vector<ev::LossSpec> out;
@@ -146,7 +134,7 @@ int runTrain(int argc, char** argv) {
   pre.add(input, "frames between validation window starts (a clip's class = argmax of the mean logits)");
   po::options_description all("explain-video train: train a TorchScript video classifier on a synth split");
   all.add(io).add(optim).add(input);
-  const po::variables_map vm = parse("train", argc, argv, all);
+  const po::variables_map vm = parseOptions("train", argc, argv, all);
   if (vm.count("help")) {
     std::cout << "Usage: explain-video train --model INIT.pt --data DIR/train [--val DIR/val] --out MODEL.pt [options]\n\n"
               << all
@@ -242,7 +230,7 @@ int runAccuracy(int argc, char** argv) {
       ("threads", po::value(&eo.threads)->default_value(0), "LibTorch (and decoding) threads (0: every core)")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr");
   pre.add(opts, "frames between window starts (a clip's class = argmax of the mean logits)");
-  const po::variables_map vm = parse("accuracy", argc, argv, opts);
+  const po::variables_map vm = parseOptions("accuracy", argc, argv, opts);
   if (vm.count("help")) {
     std::cout << "Usage: explain-video accuracy --model MODEL.pt --data DIR/test [--json FILE] [options]\n\n" << opts
               << "\nA clip's prediction is the argmax of its mean logits over windows of --clip-len frames every\n"
