@@ -8,7 +8,7 @@ PKGS=(
   libtorch-dev libopenblas0-pthread
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
-  libboost-program-options-dev libgtest-dev nlohmann-json3-dev
+  libboost-program-options-dev libgtest-dev nlohmann-json3-dev libjemalloc-dev
   python3-torch python3-numpy
 )
 
