@@ -5,6 +5,7 @@ fixed random weights:
   c3d-small  the same layers and strides with narrower channels 8-16-32-64-64, fc 128, 8 classes
              (0.58 M parameters: a training step on 2 CPU cores takes ~0.13 s per clip)
   c3d-demo   channels 16-32-64-96-96, fc 256, 8 classes: the untrained demo model
+  c3d-tiny   channels 4-8-16-32-32, fc 64, 8 classes: a student for `explain-video distill`
 
 Input: N×3×16×112×112, RGB, scaled to [0,1] and normalised with the library's defaults.
 Run with Debian's python3-torch so LibTorch 1.13 can load the file:
@@ -74,6 +75,7 @@ ARCHS = {
     "c3d": dict(channels=(64, 128, 256, 512, 512), fc=4096, num_classes=487),
     "c3d-small": dict(channels=(8, 16, 32, 64, 64), fc=128, num_classes=8),
     "c3d-demo": dict(channels=(16, 32, 64, 96, 96), fc=256, num_classes=8),
+    "c3d-tiny": dict(channels=(4, 8, 16, 32, 32), fc=64, num_classes=8),
 }
 
 

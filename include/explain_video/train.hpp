@@ -18,8 +18,14 @@
 
 namespace ev {
 
-// One weighted term of the training loss. Built-in: "ce" (cross-entropy on the logits, with
-// TrainOptions::labelSmoothing). The loss is the sum of weight × term.
+// One weighted term of the training loss. The loss is the sum of weight × term. Built in:
+//   "ce"  cross-entropy on the logits, with TrainOptions::labelSmoothing;
+//   "kd"  knowledge distillation (Hinton et al. 2015): T² · KL(softmax(teacher/T) ‖
+//         softmax(student/T)), T = kdTemperature, averaged over the batch;
+//   "exp" the explanation loss of the Grad-CAM++ paper (Sec. 7.1): the squared distance between
+//         the student's and the teacher's maps (expMethod) for the true class, both brought to
+//         the teacher layer's T×H×W and divided by their maximum; mean over cells and clips.
+//         The student's map is differentiable with respect to its weights (docs/distill.md).
 struct LossSpec {
   std::string name = "ce";
   double weight = 1.0;
@@ -63,6 +69,13 @@ struct TrainOptions {
 
   std::vector<LossSpec> losses{LossSpec{}};
   double labelSmoothing = 0.0;  // for "ce"
+
+  // Teacher for "kd" and "exp": a TorchScript classifier with the same classes and input.
+  std::string teacherPath;
+  double kdTemperature = 4.0;         // "kd"
+  std::string expMethod = "gradcam++";// "exp": gradcam++ or gradcam
+  std::string expLayer;               // "exp": student layer ("": its default layer)
+  std::string teacherLayer;           // "exp": teacher layer ("": its default layer)
   double gradClip = 0.0;        // > 0: clip the global gradient norm to this
 
   uint64_t seed = 1;            // data order, window starts and dropout of every epoch

@@ -64,6 +64,7 @@ int runExplain(int argc, char** argv);
 int runSynth(int argc, char** argv);
 int runEval(int argc, char** argv);      // eval_command.cpp
 int runTrain(int argc, char** argv);     // train_command.cpp
+int runDistill(int argc, char** argv);   // train_command.cpp
 int runAccuracy(int argc, char** argv);  // train_command.cpp
 
 }  // namespace cli

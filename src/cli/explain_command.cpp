@@ -62,6 +62,7 @@ int runExplain(int argc, char** argv) {
                  "       explain-video --list-layers --model MODEL.pt [options]\n"
                  "       explain-video synth --help     (write the synthetic action benchmark)\n"
                  "       explain-video train --help     (train a TorchScript model on a benchmark split)\n"
+                 "       explain-video distill --help   (train a student from a teacher: kd, explanation loss)\n"
                  "       explain-video accuracy --help  (clip-level accuracy of a model on a split)\n"
                  "       explain-video eval --help      (Avg Drop, Incr. in Conf., Win %, curves, localisation)\n\n"
                  "Explains a 3D-CNN video classifier's decision with spatio-temporal Grad-CAM++ and\n"

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
     if (argc > 1 && std::strcmp(argv[1], "synth") == 0) return cli::runSynth(argc - 1, argv + 1);
     if (argc > 1 && std::strcmp(argv[1], "eval") == 0) return cli::runEval(argc - 1, argv + 1);
     if (argc > 1 && std::strcmp(argv[1], "train") == 0) return cli::runTrain(argc - 1, argv + 1);
+    if (argc > 1 && std::strcmp(argv[1], "distill") == 0) return cli::runDistill(argc - 1, argv + 1);
     if (argc > 1 && std::strcmp(argv[1], "accuracy") == 0) return cli::runAccuracy(argc - 1, argv + 1);
     return cli::runExplain(argc, argv);
   } catch (const ev::Error& e) {

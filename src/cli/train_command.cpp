@@ -91,10 +91,14 @@ std::string termsText(const std::vector<std::string>& names, const std::vector<d
 
 }  // namespace
 
-int runTrain(int argc, char** argv) {
+namespace {
+
+// train and distill share everything; distill needs a teacher and defaults to ce + exp.
+int runTraining(int argc, char** argv, bool distill) {
+  const char* command = distill ? "distill" : "train";
   ev::TrainOptions o;
   PreprocessArgs pre(o.preprocess, o.clipLen, o.valStride);
-  std::string losses = "ce", betas = "0.9,0.999";
+  std::string losses = distill ? "ce,exp" : "ce", betas = "0.9,0.999";
   bool quiet = false;
   po::options_description io("Data and files");
   io.add_options()
@@ -124,23 +128,39 @@ int runTrain(int argc, char** argv) {
       ("min-lr", po::value(&o.minLr)->default_value(o.minLr), "cosine: learning rate at the end")
       ("step-size", po::value(&o.stepSize)->default_value(o.stepSize), "step: multiply the rate by --gamma every this many epochs")
       ("gamma", po::value(&o.gamma)->default_value(o.gamma), "step: factor")
-      ("loss", po::value(&losses)->default_value(losses), "weighted loss terms NAME[:WEIGHT],... (built in: ce)")
+      ("loss", po::value(&losses)->default_value(losses),
+       "weighted loss terms NAME[:WEIGHT],...: ce (cross-entropy), kd (distillation from --teacher), exp (explanation loss "
+       "against --teacher's maps)")
       ("label-smoothing", po::value(&o.labelSmoothing)->default_value(o.labelSmoothing), "ce: label smoothing")
       ("grad-clip", po::value(&o.gradClip)->default_value(o.gradClip), "clip the global gradient norm (0: off)")
       ("seed", po::value(&o.seed)->default_value(o.seed), "seed of data order, window starts and dropout")
       ("threads", po::value(&o.threads)->default_value(0), "LibTorch (and decoding) threads (0: every core)")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr");
+  po::options_description teacher("Teacher (losses kd and exp)");
+  teacher.add_options()
+      ("teacher", po::value(&o.teacherPath), distill ? "teacher TorchScript model, same classes and input (required)"
+                                                     : "teacher TorchScript model, same classes and input")
+      ("kd-temperature", po::value(&o.kdTemperature)->default_value(o.kdTemperature), "kd: softmax temperature T (the term is T²·KL)")
+      ("exp-method", po::value(&o.expMethod)->default_value(o.expMethod), "exp: gradcam++ or gradcam maps")
+      ("exp-layer", po::value(&o.expLayer), "exp: the student's layer (default: its last 5D block, as explain picks)")
+      ("teacher-layer", po::value(&o.teacherLayer), "exp: the teacher's layer (default: its last 5D block)");
   po::options_description input("Model input (as in the explain command)");
   pre.add(input, "frames between validation window starts (a clip's class = argmax of the mean logits)");
-  po::options_description all("explain-video train: train a TorchScript video classifier on a synth split");
-  all.add(io).add(optim).add(input);
-  const po::variables_map vm = parseOptions("train", argc, argv, all);
+  po::options_description all(distill ? "explain-video distill: train a student video classifier from a teacher on a synth split"
+                                      : "explain-video train: train a TorchScript video classifier on a synth split");
+  all.add(io).add(optim).add(teacher).add(input);
+  const po::variables_map vm = parseOptions(command, argc, argv, all);
   if (vm.count("help")) {
-    std::cout << "Usage: explain-video train --model INIT.pt --data DIR/train [--val DIR/val] --out MODEL.pt [options]\n\n"
-              << all
-              << "\nPrints the path of the trained model on stdout. See docs/training.md.\n";
+    if (distill)
+      std::cout << "Usage: explain-video distill --teacher TEACHER.pt --model STUDENT_INIT.pt --data DIR/train [--val DIR/val] "
+                   "--out MODEL.pt [--loss ce,kd,exp] [options]\n\n";
+    else
+      std::cout << "Usage: explain-video train --model INIT.pt --data DIR/train [--val DIR/val] --out MODEL.pt [options]\n\n";
+    std::cout << all << "\nPrints the path of the trained model on stdout. See "
+              << (distill ? "docs/distill.md" : "docs/training.md") << ".\n";
     return kOk;
   }
+  if (distill && o.teacherPath.empty()) throw ev::Error(ev::ErrorKind::Usage, "distill: --teacher is required");
   pre.apply();
   o.losses = parseLosses(losses);
   {
@@ -214,6 +234,11 @@ int runTrain(int argc, char** argv) {
   }
   return kOk;
 }
+
+}  // namespace
+
+int runTrain(int argc, char** argv) { return runTraining(argc, argv, false); }
+int runDistill(int argc, char** argv) { return runTraining(argc, argv, true); }
 
 int runAccuracy(int argc, char** argv) {
   std::string model, data, json;

@@ -22,6 +22,7 @@
 #include <unordered_map>
 
 #include "explain_video/error.hpp"
+#include "model/layer_forward.hpp"
 
 namespace ev {
 namespace {
@@ -197,7 +198,132 @@ at::Tensor firstTensor(const c10::IValue& v) {
   return {};
 }
 
+enum class CaptureMode {
+  Leaf,     // the activation is a fresh autograd leaf; nothing before it records autograd state
+  Through,  // the activation stays on the autograd graph back to the parameters (training)
+};
+
+[[noreturn]] void failModel(const std::string& path, const std::string& msg) {
+  throw Error(ErrorKind::Model, path + ": " + msg);
+}
+
+std::shared_ptr<jit::Graph> forwardGraphOf(const jit::Module& module, const std::string& path) {
+  auto method = module.find_method("forward");
+  if (!method) failModel(path, "model has no forward() method");
+  return jit::toGraphFunction(method->function()).graph()->copy();
+}
+
+std::vector<std::string> submoduleNamesOf(const jit::Module& module) {
+  std::vector<std::string> names;
+  for (const auto& nm : module.named_modules())
+    if (!nm.name.empty()) names.push_back(nm.name);
+  return names;
+}
+
+// A function (self, input) -> (output of submodule `layer`, forward()'s output).
+std::shared_ptr<jit::GraphFunction> buildCaptureFunction(const jit::Module& module, const std::string& path,
+                                                         const std::string& layer, CaptureMode mode) {
+  auto fail = [&](const std::string& msg) { failModel(path, msg); };
+  auto g = forwardGraphOf(module, path);
+  if (!hasSubmoduleCalls(*g))
+    fail("model is frozen/optimized: it has no submodule calls left, so layer '" + layer +
+         "' cannot be captured; export it without torch.jit.freeze");
+  auto names = submoduleNamesOf(module);
+  if (std::find(names.begin(), names.end(), layer) == names.end()) {
+    std::string list;
+    for (size_t i = 0; i < names.size() && i < 12; ++i) list += (i ? ", " : "") + names[i];
+    if (names.size() > 12) list += ", ... (" + std::to_string(names.size()) + " in all)";
+    fail("layer '" + layer + "' does not exist; layers: " + (list.empty() ? "(none)" : list));
+  }
+  // Inline calls on modules that contain the target (and non-forward helper methods of them).
+  inlineCalls(
+      *g, [&](const std::string& p, const std::string&) { return isPrefixPath(p, layer); },
+      [](const std::string&, const std::string&, bool, const std::vector<jit::Value*>&) {});
+
+  jit::Value* self = g->inputs().at(0);
+  jit::Node* target = nullptr;
+  bool inControlFlow = false;
+  for (jit::Node* n : jit::findAllNodes(*g, c10::prim::CallMethod, /*recurse=*/true)) {
+    if (!isForwardName(n->s(c10::attr::name))) continue;
+    auto p = modulePath(n->input(0), self);
+    if (!p || *p != layer) continue;
+    if (n->owningBlock() != g->block()) {
+      inControlFlow = true;
+    } else if (!target || n->isAfter(target)) {
+      target = n;  // last call wins
+    }
+  }
+  if (inControlFlow)
+    fail("layer '" + layer + "' is called inside control flow (prim::If/Loop), which cannot be captured");
+  if (!target) fail("layer '" + layer + "' is not called by forward(), so it cannot be captured");
+  if (target->outputs().size() != 1 || !isTensorType(target->output()))
+    fail("layer '" + layer + "' does not return a single tensor (" + target->output(0)->type()->str() +
+         "); choose a convolutional layer");
+  if (auto tt = target->output()->type()->cast<c10::TensorType>()) {
+    auto dim = tt->dim();
+    if (dim && *dim != 5) {
+      std::string shape = std::to_string(*dim) + "D";
+      if (auto sizes = tt->sizes().concrete_sizes()) shape += " (" + shapeString(*sizes) + ")";
+      fail("layer '" + layer + "' output is " + shape +
+           ", not 5D (N,C,T,H,W); choose a convolutional layer");
+    }
+  }
+
+  jit::Value* a = target->output();
+  if (mode == CaptureMode::Through) {
+    // a = target(...); c = clone(a) and every later user of a reads c; return a. Autograd
+    // flows from a to the parameters, and in-place ops after the target modify c, never a.
+    jit::WithInsertPoint guard(target->next());
+    jit::Value* copy = g->insert(c10::aten::clone, {a});
+    a->replaceAllUsesAfterNodeWith(copy->node(), copy);
+    returnTuple(*g, {a});
+    return makeFunction("forward_with." + layer, g);
+  }
+
+  // Surgery (Leaf):
+  //   set_grad_enabled(false) at the top: nothing below the target records autograd state;
+  //   a = target(...)
+  //   set_grad_enabled(true)
+  //   r = requires_grad_(clone(a))     -- the returned activation, a fresh autograd leaf
+  //   c = clone(r)                     -- every later user of a reads c instead
+  // In-place ops after the target (ReLU(inplace=True), out += identity) then modify c, never
+  // r, and dS/dr is the gradient with respect to the activation as the target produced it.
+  const auto setGrad = c10::Symbol::fromQualString("aten::set_grad_enabled");
+  {
+    jit::Node* first = g->block()->nodes().front();
+    jit::WithInsertPoint guard(first);
+    jit::Value* off = g->insertConstant(false);
+    g->insertNode(g->create(setGrad, {off}, 0));
+  }
+  jit::Value* copy = nullptr;
+  {
+    jit::WithInsertPoint guard(target->next());
+    jit::Value* on = g->insertConstant(true);
+    g->insertNode(g->create(setGrad, {on}, 0));
+    jit::Value* fresh = g->insert(c10::aten::clone, {a});
+    jit::Value* leaf = g->insert(c10::Symbol::fromQualString("aten::requires_grad_"), {fresh, true});
+    copy = g->insert(c10::aten::clone, {leaf});
+    a->replaceAllUsesAfterNodeWith(copy->node(), copy);
+    copy = leaf;
+  }
+  returnTuple(*g, {copy});
+  return makeFunction("capture." + layer, g);
+}
+
 }  // namespace
+
+namespace modelimpl {
+std::shared_ptr<torch::jit::GraphFunction> buildLayerForward(const torch::jit::Module& module,
+                                                             const std::string& modelPath, const std::string& layer) {
+  try {
+    return buildCaptureFunction(module, modelPath, layer, CaptureMode::Through);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    failModel(modelPath, "cannot prepare capture at layer '" + layer + "': " + torchMessage(e));
+  }
+}
+}  // namespace modelimpl
 
 struct Model::Impl {
   std::string path;
@@ -210,20 +336,9 @@ struct Model::Impl {
   std::vector<std::string> probePaths;
   std::vector<int64_t> probeOrder;  // position of each output's producer in the graph
 
-  [[noreturn]] void fail(const std::string& msg) const { throw Error(ErrorKind::Model, path + ": " + msg); }
+  [[noreturn]] void fail(const std::string& msg) const { failModel(path, msg); }
 
-  std::shared_ptr<jit::Graph> forwardGraphCopy() const {
-    auto method = module.find_method("forward");
-    if (!method) fail("model has no forward() method");
-    return jit::toGraphFunction(method->function()).graph()->copy();
-  }
-
-  std::vector<std::string> submoduleNames() const {
-    std::vector<std::string> names;
-    for (const auto& nm : module.named_modules())
-      if (!nm.name.empty()) names.push_back(nm.name);
-    return names;
-  }
+  std::shared_ptr<jit::Graph> forwardGraphCopy() const { return forwardGraphOf(module, path); }
 
   at::Tensor logitsOf(const c10::IValue& out) const {
     at::Tensor t = firstTensor(out);
@@ -241,80 +356,7 @@ struct Model::Impl {
   }
 
   std::shared_ptr<jit::GraphFunction> buildCapture(const std::string& layer) {
-    auto g = forwardGraphCopy();
-    if (!hasSubmoduleCalls(*g))
-      fail("model is frozen/optimized: it has no submodule calls left, so layer '" + layer +
-           "' cannot be captured; export it without torch.jit.freeze");
-    auto names = submoduleNames();
-    if (std::find(names.begin(), names.end(), layer) == names.end()) {
-      std::string list;
-      for (size_t i = 0; i < names.size() && i < 12; ++i) list += (i ? ", " : "") + names[i];
-      if (names.size() > 12) list += ", ... (" + std::to_string(names.size()) + " in all)";
-      fail("layer '" + layer + "' does not exist; layers: " + (list.empty() ? "(none)" : list));
-    }
-    // Inline calls on modules that contain the target (and non-forward helper methods of them).
-    inlineCalls(
-        *g, [&](const std::string& p, const std::string&) { return isPrefixPath(p, layer); },
-        [](const std::string&, const std::string&, bool, const std::vector<jit::Value*>&) {});
-
-    jit::Value* self = g->inputs().at(0);
-    jit::Node* target = nullptr;
-    bool inControlFlow = false;
-    for (jit::Node* n : jit::findAllNodes(*g, c10::prim::CallMethod, /*recurse=*/true)) {
-      if (!isForwardName(n->s(c10::attr::name))) continue;
-      auto p = modulePath(n->input(0), self);
-      if (!p || *p != layer) continue;
-      if (n->owningBlock() != g->block()) {
-        inControlFlow = true;
-      } else if (!target || n->isAfter(target)) {
-        target = n;  // last call wins
-      }
-    }
-    if (inControlFlow)
-      fail("layer '" + layer + "' is called inside control flow (prim::If/Loop), which cannot be captured");
-    if (!target) fail("layer '" + layer + "' is not called by forward(), so it cannot be captured");
-    if (target->outputs().size() != 1 || !isTensorType(target->output()))
-      fail("layer '" + layer + "' does not return a single tensor (" + target->output(0)->type()->str() +
-           "); choose a convolutional layer");
-    if (auto tt = target->output()->type()->cast<c10::TensorType>()) {
-      auto dim = tt->dim();
-      if (dim && *dim != 5) {
-        std::string shape = std::to_string(*dim) + "D";
-        if (auto sizes = tt->sizes().concrete_sizes()) shape += " (" + shapeString(*sizes) + ")";
-        fail("layer '" + layer + "' output is " + shape +
-             ", not 5D (N,C,T,H,W); choose a convolutional layer");
-      }
-    }
-
-    // Surgery:
-    //   set_grad_enabled(false) at the top: nothing below the target records autograd state;
-    //   a = target(...)
-    //   set_grad_enabled(true)
-    //   r = requires_grad_(clone(a))     -- the returned activation, a fresh autograd leaf
-    //   c = clone(r)                     -- every later user of a reads c instead
-    // In-place ops after the target (ReLU(inplace=True), out += identity) then modify c, never
-    // r, and dS/dr is the gradient with respect to the activation as the target produced it.
-    jit::Value* a = target->output();
-    const auto setGrad = c10::Symbol::fromQualString("aten::set_grad_enabled");
-    {
-      jit::Node* first = g->block()->nodes().front();
-      jit::WithInsertPoint guard(first);
-      jit::Value* off = g->insertConstant(false);
-      g->insertNode(g->create(setGrad, {off}, 0));
-    }
-    jit::Value* copy = nullptr;
-    {
-      jit::WithInsertPoint guard(target->next());
-      jit::Value* on = g->insertConstant(true);
-      g->insertNode(g->create(setGrad, {on}, 0));
-      jit::Value* fresh = g->insert(c10::aten::clone, {a});
-      jit::Value* leaf = g->insert(c10::Symbol::fromQualString("aten::requires_grad_"), {fresh, true});
-      copy = g->insert(c10::aten::clone, {leaf});
-      a->replaceAllUsesAfterNodeWith(copy->node(), copy);
-      copy = leaf;
-    }
-    returnTuple(*g, {copy});
-    return makeFunction("capture." + layer, g);
+    return buildCaptureFunction(module, path, layer, CaptureMode::Leaf);
   }
 
   void buildProbe() {

@@ -1,6 +1,15 @@
 #include "train/loss_terms.hpp"
 
+#include <torch/csrc/autograd/autograd.h>
+
+#include <cmath>
+#include <tuple>
+
+#include "cam/cam_tensor.hpp"
 #include "explain_video/error.hpp"
+#include "explain_video/model.hpp"
+#include "model/layer_forward.hpp"
+#include "train/modules.hpp"
 
 namespace ev {
 namespace trainimpl {
@@ -12,8 +21,8 @@ class CrossEntropyTerm : public LossTerm {
  public:
   explicit CrossEntropyTerm(double labelSmoothing) : labelSmoothing_(labelSmoothing) {}
   std::string name() const override { return "ce"; }
-  at::Tensor compute(const Batch& batch, const at::Tensor& logits, torch::jit::Module&) override {
-    return at::cross_entropy_loss(logits, batch.labels, /*weight=*/{}, at::Reduction::Mean, /*ignore_index=*/-100,
+  at::Tensor compute(const Batch& batch, const Forward& f, torch::jit::Module&) override {
+    return at::cross_entropy_loss(f.logits, batch.labels, /*weight=*/{}, at::Reduction::Mean, /*ignore_index=*/-100,
                                   labelSmoothing_);
   }
 
@@ -21,19 +30,178 @@ class CrossEntropyTerm : public LossTerm {
   double labelSmoothing_;
 };
 
+// A layer's Grad-CAM / Grad-CAM++ maps for each window's true class, N×T×H×W. `activation`
+// must be on the graph of `logits`; createGraph keeps the result differentiable.
+at::Tensor trueClassMaps(CamMethod method, const at::Tensor& logits, const at::Tensor& activation,
+                         const at::Tensor& labels, bool createGraph) {
+  const at::Tensor score = logits.gather(1, labels.unsqueeze(1)).sum();  // windows are independent
+  auto grads = torch::autograd::grad({score}, {activation}, {}, /*retain_graph=*/true, createGraph,
+                                     /*allow_unused=*/true);
+  const at::Tensor g = grads.at(0).defined() ? grads[0] : at::zeros_like(activation);
+  return camimpl::camMaps(method, activation, g);
+}
+
+// Each clip's map divided by its maximum (all-zero maps stay zero).
+at::Tensor normaliseByMax(const at::Tensor& maps) {
+  return maps / maps.amax({1, 2, 3}, /*keepdim=*/true).clamp_min(1e-12);
+}
+
+std::string defaultLayerOf(const std::string& path, const std::vector<int64_t>& inputShape, int threads) {
+  Model m(path, threads);
+  return m.defaultLayer(inputShape);
+}
+
+// The teacher: eval mode, run once per batch for every term that needs it.
+class Teacher {
+ public:
+  Teacher(const std::string& path, const LossContext& ctx, int threads) : path_(path) {
+    module_ = loadModule(path);
+    module_.eval();
+    inputShape_ = ctx.inputShape;
+    threads_ = threads;
+  }
+
+  void wantMaps(CamMethod method, const std::string& layer) {
+    method_ = method;
+    layer_ = layer.empty() ? defaultLayerOf(path_, inputShape_, threads_) : layer;
+    forwardWith_ = modelimpl::buildLayerForward(module_, path_, layer_);
+    // The map needs d(logit)/d(activation); parameters that track gradients keep the
+    // activation on the autograd graph (nothing is ever accumulated into them).
+    for (at::Tensor p : module_.parameters()) p.requires_grad_(true);
+  }
+  const std::string& layer() const { return layer_; }
+
+  // Logits N×K and (if wanted) the true-class maps, constants for the student.
+  const std::pair<at::Tensor, at::Tensor>& run(const Batch& b) {
+    if (b.input.data_ptr() == lastInput_ && b.epoch == lastEpoch_ && b.step == lastStep_) return last_;
+    if (b.input.scalar_type() != dtype_) {  // tests run in double precision
+      module_.to(b.input.scalar_type());
+      dtype_ = b.input.scalar_type();
+    }
+    try {
+      if (forwardWith_) {
+        at::AutoGradMode grad(true);
+        const auto out = (*forwardWith_)({module_._ivalue(), b.input}).toTuple();
+        const at::Tensor act = out->elements().at(0).toTensor();
+        const at::Tensor logits = logitsOf(out->elements().at(1), b.input, path_);
+        last_ = {logits.detach(), trueClassMaps(method_, logits, act, b.labels, false).detach()};
+      } else {
+        at::NoGradGuard noGrad;
+        last_ = {forwardLogits(module_, b.input, path_).detach(), at::Tensor()};
+      }
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Error(ErrorKind::Model, path_ + ": the teacher's forward pass failed: " + torchMessage(e));
+    }
+    lastInput_ = b.input.data_ptr();
+    lastEpoch_ = b.epoch;
+    lastStep_ = b.step;
+    return last_;
+  }
+
+ private:
+  std::string path_;
+  torch::jit::Module module_;
+  std::vector<int64_t> inputShape_;
+  int threads_ = 0;
+  CamMethod method_ = CamMethod::GradCamPlusPlus;
+  std::string layer_;
+  std::shared_ptr<torch::jit::GraphFunction> forwardWith_;
+  at::ScalarType dtype_ = at::kFloat;
+  const void* lastInput_ = nullptr;
+  int lastEpoch_ = -1, lastStep_ = -1;
+  std::pair<at::Tensor, at::Tensor> last_;
+};
+
+// Hinton's knowledge distillation: T² · KL(p_teacher^T ‖ p_student^T), mean over the batch.
+// The T² keeps the gradient scale independent of T.
+class DistillationTerm : public LossTerm {
+ public:
+  DistillationTerm(std::shared_ptr<Teacher> teacher, double temperature)
+      : teacher_(std::move(teacher)), t_(temperature) {}
+  std::string name() const override { return "kd"; }
+  at::Tensor compute(const Batch& batch, const Forward& f, torch::jit::Module&) override {
+    const at::Tensor& teacherLogits = teacher_->run(batch).first;
+    if (teacherLogits.sizes() != f.logits.sizes())
+      throw Error(ErrorKind::Model, "the teacher has " + std::to_string(teacherLogits.size(1)) +
+                                        " outputs, the student " + std::to_string(f.logits.size(1)));
+    const at::Tensor logP = at::log_softmax(f.logits / t_, 1);
+    const at::Tensor logQ = at::log_softmax(teacherLogits.to(f.logits.scalar_type()) / t_, 1);
+    return (logQ.exp() * (logQ - logP)).sum(1).mean() * (t_ * t_);
+  }
+
+ private:
+  std::shared_ptr<Teacher> teacher_;
+  double t_;
+};
+
+// The explanation loss: ‖ L_s − L_t ‖² between the student's and the teacher's maps for the
+// true class (Grad-CAM++ paper, Sec. 7.1), each divided by its maximum, the student's map
+// resampled (trilinear) to the teacher's T×H×W if they differ; mean over cells and clips.
+class ExplanationTerm : public LossTerm {
+ public:
+  ExplanationTerm(std::shared_ptr<Teacher> teacher, CamMethod method, std::string studentLayer)
+      : teacher_(std::move(teacher)), method_(method), layer_(std::move(studentLayer)) {}
+  std::string name() const override { return "exp"; }
+  std::string activationLayer() const override { return layer_; }
+  at::Tensor compute(const Batch& batch, const Forward& f, torch::jit::Module&) override {
+    if (!f.activation.defined())
+      throw Error(ErrorKind::Internal, "the explanation loss needs the activation of layer '" + layer_ + "'");
+    at::Tensor target = teacher_->run(batch).second;
+    at::Tensor maps = trueClassMaps(method_, f.logits, f.activation, batch.labels, /*createGraph=*/true);
+    target = target.to(maps.scalar_type());
+    if (maps.sizes().slice(1) != target.sizes().slice(1))
+      maps = at::upsample_trilinear3d(maps.unsqueeze(1), target.sizes().slice(1), /*align_corners=*/false).squeeze(1);
+    return (normaliseByMax(maps) - normaliseByMax(target)).pow(2).mean();
+  }
+
+ private:
+  std::shared_ptr<Teacher> teacher_;
+  CamMethod method_;
+  std::string layer_;
+};
+
 }  // namespace
 
-std::vector<std::string> knownLossTerms() { return {"ce"}; }
+std::vector<std::string> knownLossTerms() { return {"ce", "kd", "exp"}; }
 
-std::unique_ptr<LossTerm> makeLossTerm(const LossSpec& spec, const TrainOptions& options) {
-  if (spec.name == "ce") {
-    if (!(options.labelSmoothing >= 0.0 && options.labelSmoothing < 1.0))
-      throw Error(ErrorKind::Usage, "--label-smoothing must be in [0, 1)");
-    return std::make_unique<CrossEntropyTerm>(options.labelSmoothing);
+std::vector<std::unique_ptr<LossTerm>> makeLossTerms(const TrainOptions& o, const LossContext& ctx) {
+  std::vector<std::unique_ptr<LossTerm>> terms;
+  std::shared_ptr<Teacher> teacher;
+  auto needTeacher = [&](const std::string& term) {
+    if (o.teacherPath.empty())
+      throw Error(ErrorKind::Usage, "--loss " + term + " needs a teacher model (--teacher)");
+    if (!teacher) teacher = std::make_shared<Teacher>(o.teacherPath, ctx, o.threads);
+    return teacher;
+  };
+  for (const LossSpec& spec : o.losses) {
+    if (spec.name == "ce") {
+      if (!(o.labelSmoothing >= 0.0 && o.labelSmoothing < 1.0))
+        throw Error(ErrorKind::Usage, "--label-smoothing must be in [0, 1)");
+      terms.push_back(std::make_unique<CrossEntropyTerm>(o.labelSmoothing));
+    } else if (spec.name == "kd") {
+      if (!(o.kdTemperature > 0 && std::isfinite(o.kdTemperature)))
+        throw Error(ErrorKind::Usage, "--kd-temperature must be positive");
+      terms.push_back(std::make_unique<DistillationTerm>(needTeacher("kd"), o.kdTemperature));
+    } else if (spec.name == "exp") {
+      CamMethod method{};
+      try {
+        method = parseCamMethod(o.expMethod);
+      } catch (const Error& e) {
+        throw Error(ErrorKind::Usage, std::string("--exp-method: ") + e.what());
+      }
+      auto t = needTeacher("exp");
+      t->wantMaps(method, o.teacherLayer);
+      const std::string layer = o.expLayer.empty() ? defaultLayerOf(ctx.modelPath, ctx.inputShape, o.threads) : o.expLayer;
+      terms.push_back(std::make_unique<ExplanationTerm>(t, method, layer));
+    } else {
+      std::string known;
+      for (const auto& n : knownLossTerms()) known += (known.empty() ? "" : ", ") + n;
+      throw Error(ErrorKind::Usage, "--loss: unknown loss term '" + spec.name + "' (known: " + known + ")");
+    }
   }
-  std::string known;
-  for (const auto& n : knownLossTerms()) known += (known.empty() ? "" : ", ") + n;
-  throw Error(ErrorKind::Usage, "--loss: unknown loss term '" + spec.name + "' (known: " + known + ")");
+  return terms;
 }
 
 }  // namespace trainimpl

@@ -1,6 +1,7 @@
-// The training loss as a list of weighted terms behind one small interface, so new terms
-// (an explanation loss against a teacher's Grad-CAM++ maps, knowledge distillation, ...) plug
-// in without touching the training loop. docs/training.md, "Adding a loss term".
+// The training loss as a list of weighted terms behind one small interface, so new terms plug
+// in without touching the training loop. Built in: "ce" (cross-entropy), "kd" (knowledge
+// distillation from a teacher's softened outputs) and "exp" (the Grad-CAM++ paper's
+// explanation loss against a teacher's maps). docs/training.md, docs/distill.md.
 //
 // Private header: includes torch. Only the torch translation units of src/train include it.
 #pragma once
@@ -28,20 +29,39 @@ struct Batch {
   int step = 0;                  // 1-based within the epoch
 };
 
+// The model's forward pass on the batch (train mode).
+struct Forward {
+  at::Tensor logits;      // N×K
+  at::Tensor activation;  // N×C×T×H×W output of activationLayer(), on the autograd graph to the
+                          // parameters; undefined unless some term asked for a layer
+};
+
 class LossTerm {
  public:
   virtual ~LossTerm() = default;
-  // Short name shown in progress and logs ("ce", "distill", "cam").
+  // Short name shown in progress and logs ("ce", "kd", "exp").
   virtual std::string name() const = 0;
-  // A scalar tensor, differentiable with respect to the model parameters (through `logits`,
-  // which is model.forward(batch.input) in train mode, or through further passes of `model`).
-  virtual at::Tensor compute(const Batch& batch, const at::Tensor& logits, torch::jit::Module& model) = 0;
+  // The model layer whose output this term needs in Forward::activation ("" for none). The
+  // trainer supports one such layer per run.
+  virtual std::string activationLayer() const { return {}; }
+  // A scalar tensor, differentiable with respect to the model parameters (through the forward
+  // pass, or through further passes of `model`).
+  virtual at::Tensor compute(const Batch& batch, const Forward& forward, torch::jit::Module& model) = 0;
 };
 
-// Builds the term named spec.name ("ce"); throws ev::Error(Usage) for an unknown name.
-std::unique_ptr<LossTerm> makeLossTerm(const LossSpec& spec, const TrainOptions& options);
+// What the terms may need besides the options: the model being trained (for its default
+// layer) and the input geometry.
+struct LossContext {
+  std::string modelPath;                  // the student's TorchScript file as loaded
+  std::vector<int64_t> inputShape;        // 1×3×T×H×W of one window
+};
 
-// Names makeLossTerm knows, for help texts and errors.
+// Builds the terms of options.losses in order; "kd" and "exp" share one teacher
+// (options.teacherPath). Throws ev::Error(Usage) for an unknown name or a missing teacher,
+// Model for an unusable teacher or layer.
+std::vector<std::unique_ptr<LossTerm>> makeLossTerms(const TrainOptions& options, const LossContext& context);
+
+// Names the built-in terms, for help texts and errors.
 std::vector<std::string> knownLossTerms();
 
 }  // namespace trainimpl

@@ -63,6 +63,11 @@ ojson optionsJson(const TrainOptions& o) {
   for (const auto& l : o.losses) losses.push_back({{"name", l.name}, {"weight", l.weight}});
   j["losses"] = losses;
   j["label_smoothing"] = o.labelSmoothing;
+  j["teacher"] = o.teacherPath;
+  j["kd_temperature"] = o.kdTemperature;
+  j["exp_method"] = o.expMethod;
+  j["exp_layer"] = o.expLayer;
+  j["teacher_layer"] = o.teacherLayer;
   j["grad_clip"] = o.gradClip;
   j["seed"] = o.seed;
   j["threads"] = o.threads;

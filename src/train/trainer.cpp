@@ -22,6 +22,8 @@
 #include "io/atomic_output.hpp"
 #include "train/dataset.hpp"
 #include "train/loss_terms.hpp"
+#include "train/modules.hpp"
+#include "model/layer_forward.hpp"
 #include "train/train_records.hpp"
 
 namespace fs = std::filesystem;
@@ -33,68 +35,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// c10::Error texts are multi-line with a backtrace; TorchScript interpreter errors put the
-// reason on their last line. One line for ev::Error.
-std::string torchMessage(const std::exception& e) {
-  auto* ce = dynamic_cast<const c10::Error*>(&e);
-  const std::string text = ce ? ce->what_without_backtrace() : e.what();
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    const auto b = line.find_first_not_of(" \t\r");
-    if (b == std::string::npos) continue;
-    line = line.substr(b);
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    lines.push_back(line);
-  }
-  if (lines.empty()) return "unknown error";
-  std::string msg = lines.front();
-  if (msg.find("failed in the TorchScript interpreter") != std::string::npos) {
-    msg = lines.back();
-    for (const char* prefix : {"RuntimeError: ", "Exception: "})
-      if (msg.rfind(prefix, 0) == 0) msg = msg.substr(std::strlen(prefix));
-  }
-  if (msg.size() > 300) msg = msg.substr(0, 300) + "...";
-  return msg;
-}
-
-std::string shapeString(at::IntArrayRef sizes) {
-  std::string s;
-  for (size_t i = 0; i < sizes.size(); ++i) s += (i ? "\xC3\x97" : "") + std::to_string(sizes[i]);
-  return s;
-}
-
 void setThreads(int threads) {
   const int hw = static_cast<int>(std::thread::hardware_concurrency());
   at::set_num_threads(threads > 0 ? threads : std::max(1, hw));
-}
-
-torch::jit::Module loadModule(const std::string& path) {
-  if (path.empty()) throw Error(ErrorKind::Usage, "--model is required");
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error(ErrorKind::Model, path + ": no such model file");
-  if (fs::is_directory(path, ec)) throw Error(ErrorKind::Model, path + ": is a folder, not a TorchScript file");
-  try {
-    return torch::jit::load(path, at::kCPU);
-  } catch (const std::exception& e) {
-    throw Error(ErrorKind::Model, path + ": not a TorchScript model (" + torchMessage(e) + ")");
-  }
-}
-
-// forward() of a classifier: the logits N×K (the first element of a tuple output).
-at::Tensor forwardLogits(torch::jit::Module& m, const at::Tensor& input, const std::string& path) {
-  c10::IValue out = m.forward({input});
-  if (out.isTuple()) {
-    const auto& el = out.toTupleRef().elements();
-    if (el.empty()) throw Error(ErrorKind::Model, path + ": forward() returns an empty tuple");
-    out = el[0];
-  }
-  if (!out.isTensor()) throw Error(ErrorKind::Model, path + ": forward() does not return a tensor");
-  at::Tensor t = out.toTensor();
-  if (t.dim() != 2 || t.size(0) != input.size(0))
-    throw Error(ErrorKind::Model, path + ": forward() returns a " + shapeString(t.sizes()) + " tensor for input " +
-                                      shapeString(input.sizes()) + ", expected N" + "\xC3\x97" + "classes logits");
-  return t;
 }
 
 // One dry run in eval mode: the model takes 1×3×T×H×W and has one output per class.
@@ -344,11 +287,18 @@ TrainResult trainModel(const TrainOptions& o, const TrainCallback& onEvent) {
   if (params.empty()) throw Error(ErrorKind::Model, modelPath + ": the model has no parameters to train");
   std::unique_ptr<torch::optim::Optimizer> optimizer = makeOptimizer(o, params);
 
-  std::vector<std::unique_ptr<LossTerm>> terms;
-  for (const auto& spec : o.losses) {
-    terms.push_back(makeLossTerm(spec, o));
-    result.termNames.push_back(terms.back()->name());
+  std::vector<std::unique_ptr<LossTerm>> terms =
+      makeLossTerms(o, LossContext{modelPath, {1, 3, o.clipLen, train.height, train.width}});
+  std::string activationLayer;  // the one layer the terms need on the autograd graph, if any
+  for (const auto& t : terms) {
+    result.termNames.push_back(t->name());
+    const std::string layer = t->activationLayer();
+    if (!layer.empty() && !activationLayer.empty() && layer != activationLayer)
+      throw Error(ErrorKind::Usage, "the loss terms need two different layers ('" + activationLayer + "', '" + layer + "')");
+    if (!layer.empty()) activationLayer = layer;
   }
+  std::shared_ptr<torch::jit::GraphFunction> forwardWith;
+  if (!activationLayer.empty()) forwardWith = modelimpl::buildLayerForward(module, modelPath, activationLayer);
 
   std::error_code ec;
   fs::create_directories(result.checkpointDir, ec);
@@ -424,10 +374,18 @@ TrainResult trainModel(const TrainOptions& o, const TrainCallback& onEvent) {
       at::Tensor logits;
       try {
         optimizer->zero_grad();
-        logits = forwardLogits(module, batch.input, modelPath);
+        Forward f;
+        if (forwardWith) {
+          const auto out = (*forwardWith)({module._ivalue(), batch.input}).toTuple();
+          f.activation = out->elements().at(0).toTensor();
+          f.logits = logitsOf(out->elements().at(1), batch.input, modelPath);
+        } else {
+          f.logits = forwardLogits(module, batch.input, modelPath);
+        }
+        logits = f.logits;
         at::Tensor total;
         for (size_t k = 0; k < terms.size(); ++k) {
-          at::Tensor v = terms[k]->compute(batch, logits, module);
+          at::Tensor v = terms[k]->compute(batch, f, module);
           if (v.numel() != 1) throw Error(ErrorKind::Internal, "loss term '" + terms[k]->name() + "' is not a scalar");
           v = v.reshape({});
           rec.terms.push_back(v.item<double>());

@@ -1,0 +1,355 @@
+// Distillation with explanations (issue 6): the differentiable Grad-CAM/Grad-CAM++ maps, the
+// explanation loss ("exp") and knowledge distillation ("kd") terms, and the distill command.
+// Tiny networks from tests/models/distill_models.py; the tiny synth split of test_train.
+#include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/script.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+#include <random>
+
+#include <torch/optim/adam.h>
+
+#include "cam/cam_tensor.hpp"
+#include "cli_runner.hpp"
+#include "explain_video/cam.hpp"
+#include "explain_video/error.hpp"
+#include "explain_video/synth.hpp"
+#include "explain_video/train.hpp"
+#include "explain_video/volume.hpp"
+#include "model/layer_forward.hpp"
+#include "train/loss_terms.hpp"
+#include "train/modules.hpp"
+
+namespace fs = std::filesystem;
+using namespace ev;
+using namespace ev::trainimpl;
+
+namespace {
+
+std::string dir() {
+  static const std::string d = [] {
+    const std::string p = ::testing::TempDir() + "/ev_distill_" + std::to_string(::getpid());
+    fs::remove_all(p);
+    fs::create_directories(p);
+    return p;
+  }();
+  return d;
+}
+
+struct Cleanup {
+  ~Cleanup() {
+    std::error_code ec;
+    fs::remove_all(::testing::TempDir() + "/ev_distill_" + std::to_string(::getpid()), ec);
+  }
+} cleanup;
+
+std::string model(const std::string& name) { return std::string(EV_TEST_MODELS_DIR) + "/" + name; }
+
+Volume toVolume(const at::Tensor& t) {
+  at::Tensor c = t.to(at::kFloat).contiguous();
+  Volume v(std::vector<int64_t>(c.sizes().begin(), c.sizes().end()));
+  std::copy(c.data_ptr<float>(), c.data_ptr<float>() + c.numel(), v.data.begin());
+  return v;
+}
+
+// 8 classes × 2 clips, 64×48, 16 frames.
+std::string split() {
+  static const std::string s = [] {
+    SynthParams p;
+    p.width = 64;
+    p.height = 48;
+    p.frames = 16;
+    writeSynthSplit(dir() + "/data", "train", 2, 7, p);
+    return dir() + "/data/train";
+  }();
+  return s;
+}
+
+TrainOptions options(const std::string& name, std::vector<std::string> losses) {
+  TrainOptions o;
+  o.modelPath = model("tiny_student.pt");
+  o.teacherPath = model("tiny_teacher.pt");
+  o.trainDir = split();
+  o.outPath = dir() + "/" + name + ".pt";
+  o.checkpointDir = dir() + "/" + name + ".ckpt";
+  o.preprocess.resizeHeight = 36;
+  o.preprocess.resizeWidth = 48;
+  o.preprocess.cropHeight = 32;
+  o.preprocess.cropWidth = 32;
+  o.clipLen = 8;
+  o.batchSize = 4;
+  o.optimizer = "adam";
+  o.lr = 0.003;
+  o.weightDecay = 0.0;
+  o.threads = 1;
+  o.losses.clear();
+  for (const auto& l : losses) o.losses.push_back(LossSpec{l, 1.0});
+  o.expLayer = "conv3";
+  o.teacherLayer = "conv3";
+  return o;
+}
+
+const std::vector<int64_t> kInput{1, 3, 8, 32, 32};
+
+// The student's forward pass with its conv3 output on the graph, as the trainer runs it.
+struct Student {
+  torch::jit::Module module;
+  std::shared_ptr<torch::jit::GraphFunction> fn;
+  explicit Student(const std::string& path, at::ScalarType dtype = at::kFloat) {
+    module = loadModule(path);
+    module.to(dtype);
+    module.train(true);
+    fn = modelimpl::buildLayerForward(module, path, "conv3");
+  }
+  Forward run(const at::Tensor& x) {
+    const auto out = (*fn)({module._ivalue(), x}).toTuple();
+    return Forward{out->elements().at(1).toTensor(), out->elements().at(0).toTensor()};
+  }
+};
+
+Batch batchOf(const at::Tensor& x, std::vector<int64_t> labels) {
+  Batch b;
+  b.input = x;
+  b.labels = at::tensor(labels, at::kLong);
+  b.epoch = 1;
+  b.step = 1;
+  return b;
+}
+
+}  // namespace
+
+// ---- differentiable maps ----
+
+TEST(CamTensor, SameMapsAsTheVolumeImplementation) {
+  at::manual_seed(7);
+  at::Tensor a = at::randn({2, 5, 3, 4, 6});
+  at::Tensor g = at::randn({2, 5, 3, 4, 6});
+  g.index_put_({0, 1}, 0.0);             // a channel with no gradient
+  g.index_put_({1, 2}, -at::rand({3, 4, 6}));  // a channel with only negative gradients
+  a.index_put_({1, 3}, at::rand({3, 4, 6}));
+  for (CamMethod m : {CamMethod::GradCam, CamMethod::GradCamPlusPlus}) {
+    // Double precision here; the reference sums in double and keeps float weights.
+    const at::Tensor maps = camimpl::camMaps(m, a.to(at::kDouble), g.to(at::kDouble));
+    ASSERT_EQ(maps.sizes(), (std::vector<int64_t>{2, 3, 4, 6}));
+    for (int64_t n = 0; n < 2; ++n) {
+      const Volume ref = computeCam(m, toVolume(a[n]), toVolume(g[n]));
+      const Volume got = toVolume(maps[n]);
+      for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(got.data[i], ref.data[i], 2e-6 * (1 + std::abs(ref.data[i])));
+    }
+  }
+}
+
+TEST(CamTensor, ZeroDenominatorsGiveZeroAlphaAndFiniteSecondOrderGradients) {
+  // Channel 0: Σ A = -2 and g = 1 → 2g² + ΣA·g³ = 0, alpha is 0 by definition.
+  at::Tensor a = at::zeros({1, 2, 1, 1, 2}, at::kDouble);
+  a.index_put_({0, 0, 0, 0, 0}, -2.0);
+  a.index_put_({0, 1}, 1.0);
+  at::Tensor g = at::ones({1, 2, 1, 1, 2}, at::kDouble).requires_grad_(true);
+  const at::Tensor maps = camimpl::camMaps(CamMethod::GradCamPlusPlus, a, g);
+  // Channel 1: ΣA = 2, alpha = 1/(2+2) per cell, w = 2 · 1/4 = 0.5; channel 0 contributes 0.
+  EXPECT_NEAR(maps[0][0][0][0].item<double>(), 0.5, 1e-12);
+  EXPECT_NEAR(maps[0][0][0][1].item<double>(), 0.5, 1e-12);
+  maps.sum().backward();
+  EXPECT_TRUE(at::isfinite(g.grad()).all().item<bool>());
+}
+
+// ---- the loss terms ----
+
+TEST(Distill, ExplanationLossGradientMatchesFiniteDifferences) {
+  // Double precision end to end: the student, the teacher (converted by the term) and the input.
+  TrainOptions o = options("fd", {"exp"});
+  auto terms = makeLossTerms(o, LossContext{o.modelPath, kInput});
+  ASSERT_EQ(terms.size(), 1u);
+  EXPECT_EQ(terms[0]->activationLayer(), "conv3");
+  Student s(o.modelPath, at::kDouble);
+  at::manual_seed(3);
+  const Batch b = batchOf(at::randn({2, 3, 8, 32, 32}, at::kDouble), {2, 5});
+  auto lossAt = [&] { return terms[0]->compute(b, s.run(b.input), s.module); };
+
+  const at::Tensor loss = lossAt();
+  ASSERT_GT(loss.item<double>(), 1e-4) << "a random student should not match the teacher";
+  at::Tensor w;
+  for (const auto& p : s.module.named_parameters())
+    if (p.name == "conv2.weight") w = p.value;
+  ASSERT_TRUE(w.defined());
+  const at::Tensor grad = torch::autograd::grad({loss}, {w}).at(0);
+  // Five entries with the largest analytic gradient (a kink of a ReLU or a max is unlikely to
+  // sit within ±h of them).
+  const at::Tensor top = std::get<1>(grad.abs().flatten().topk(5));
+  const double h = 1e-6;
+  for (int i = 0; i < 5; ++i) {
+    const int64_t k = top[i].item<int64_t>();
+    double plus, minus;
+    {
+      at::NoGradGuard ng;
+      w.view(-1)[k] += h;
+    }
+    plus = lossAt().item<double>();
+    {
+      at::NoGradGuard ng;
+      w.view(-1)[k] -= 2 * h;
+    }
+    minus = lossAt().item<double>();
+    {
+      at::NoGradGuard ng;
+      w.view(-1)[k] += h;
+    }
+    const double fd = (plus - minus) / (2 * h), analytic = grad.view(-1)[k].item<double>();
+    EXPECT_NEAR(analytic, fd, 1e-5 * std::max(1.0, std::abs(fd))) << "entry " << k;
+    EXPECT_GT(std::abs(analytic), 1e-8);
+  }
+}
+
+TEST(Distill, LossesAreZeroWhenStudentAndTeacherAreTheSameNetwork) {
+  for (const char* method : {"gradcam++", "gradcam"}) {
+    TrainOptions o = options("same", {"exp", "kd"});
+    o.modelPath = o.teacherPath;  // the student is the teacher
+    o.expMethod = method;
+    auto terms = makeLossTerms(o, LossContext{o.modelPath, kInput});
+    Student s(o.modelPath);
+    at::manual_seed(5);
+    const Batch b = batchOf(at::randn({3, 3, 8, 32, 32}), {0, 3, 7});
+    const Forward f = s.run(b.input);
+    EXPECT_NEAR(terms[0]->compute(b, f, s.module).item<double>(), 0.0, 1e-12) << method;
+    EXPECT_NEAR(terms[1]->compute(b, f, s.module).item<double>(), 0.0, 1e-9) << method;
+    // And a different student is not at zero.
+    Student other(model("tiny_student.pt"));
+    const Forward g = other.run(b.input);
+    EXPECT_GT(terms[0]->compute(b, g, other.module).item<double>(), 1e-4) << method;
+    EXPECT_GT(terms[1]->compute(b, g, other.module).item<double>(), 1e-6) << method;
+  }
+}
+
+TEST(Distill, DistillationTermIsTemperatureScaledKl) {
+  TrainOptions o = options("kd", {"kd"});
+  o.kdTemperature = 2.0;
+  auto terms = makeLossTerms(o, LossContext{o.modelPath, kInput});
+  Student s(o.modelPath);
+  at::manual_seed(9);
+  const Batch b = batchOf(at::randn({2, 3, 8, 32, 32}), {1, 4});
+  const Forward f = s.run(b.input);
+  const double got = terms[0]->compute(b, f, s.module).item<double>();
+  // By hand from both networks' logits.
+  torch::jit::Module t = loadModule(o.teacherPath);
+  t.eval();
+  const at::Tensor tl = t.forward({b.input}).toTensor().to(at::kDouble);
+  const at::Tensor sl = f.logits.detach().to(at::kDouble);
+  double want = 0;
+  for (int n = 0; n < 2; ++n) {
+    const at::Tensor q = at::softmax(tl[n] / 2.0, 0), p = at::softmax(sl[n] / 2.0, 0);
+    for (int k = 0; k < 8; ++k) {
+      const double qk = q[k].item<double>(), pk = p[k].item<double>();
+      want += qk * std::log(qk / pk);
+    }
+  }
+  want = want / 2 * 4;  // mean over the batch, times T²
+  EXPECT_NEAR(got, want, 1e-5 * std::max(1.0, want));
+}
+
+TEST(Distill, EveryLossFallsInAFewSteps) {
+  // Each loss (alone and combined) as the only objective on one fixed batch: 20 Adam steps on
+  // the student's weights must bring it well down.
+  const std::vector<std::vector<std::string>> runs{{"ce"}, {"kd"}, {"exp"}, {"ce", "kd"}, {"ce", "exp"}, {"ce", "kd", "exp"}};
+  at::manual_seed(11);
+  const Batch b = batchOf(at::randn({4, 3, 8, 32, 32}), {0, 2, 5, 7});
+  for (const auto& losses : runs) {
+    std::string name;
+    for (const auto& l : losses) name += (name.empty() ? "" : "+") + l;
+    TrainOptions o = options("fall", losses);
+    auto terms = makeLossTerms(o, LossContext{o.modelPath, kInput});
+    Student s(o.modelPath);
+    std::vector<at::Tensor> params;
+    for (at::Tensor p : s.module.parameters()) params.push_back(p);
+    torch::optim::Adam opt(params, torch::optim::AdamOptions(0.01));
+    std::vector<double> totals;
+    for (int step = 0; step < 21; ++step) {
+      opt.zero_grad();
+      const Forward f = s.run(b.input);
+      at::Tensor total = at::zeros({}, at::kFloat);
+      for (auto& t : terms) total = total + t->compute(b, f, s.module);
+      totals.push_back(total.item<double>());
+      if (step < 20) {
+        total.backward();
+        opt.step();
+      }
+    }
+    // A single term must halve; in a sum the terms may pull apart (a random teacher disagrees
+    // with the labels, so kd can rise while ce falls), but the sum must fall.
+    const double factor = losses.size() == 1 ? 0.5 : 0.8;
+    EXPECT_LT(totals.back(), factor * totals.front()) << name << ": " << totals.front() << " -> " << totals.back();
+  }
+}
+
+TEST(Distill, TrainingRunsShowEveryTermAndStayFinite) {
+  TrainOptions o = options("run", {"ce", "kd", "exp"});
+  o.epochs = 2;  // 8 steps of 4 clips
+  const TrainResult r = trainModel(o);
+  ASSERT_EQ(r.termNames, (std::vector<std::string>{"ce", "kd", "exp"}));
+  ASSERT_EQ(r.steps.size(), 8u);
+  for (const auto& st : r.steps) {
+    ASSERT_EQ(st.terms.size(), 3u);
+    EXPECT_NEAR(st.loss, st.terms[0] + st.terms[1] + st.terms[2], 1e-4 * (1 + st.loss));
+    for (double v : st.terms) EXPECT_TRUE(std::isfinite(v) && v >= 0);
+  }
+  EXPECT_TRUE(fs::exists(o.outPath));
+}
+
+TEST(Distill, SameSeedSameLosses) {
+  TrainOptions a = options("seed_a", {"ce", "exp"});
+  TrainOptions b = options("seed_b", {"ce", "exp"});
+  a.epochs = b.epochs = 1;
+  const TrainResult ra = trainModel(a), rb = trainModel(b);
+  ASSERT_EQ(ra.steps.size(), rb.steps.size());
+  for (size_t i = 0; i < ra.steps.size(); ++i) EXPECT_EQ(ra.steps[i].terms, rb.steps[i].terms) << "step " << i;
+}
+
+TEST(Distill, BadOptionsGiveClearErrors) {
+  auto messageOf = [](const TrainOptions& o) -> std::string {
+    try {
+      trainModel(o);
+    } catch (const Error& e) {
+      return std::to_string(static_cast<int>(e.kind())) + " " + e.what();
+    }
+    return "no error";
+  };
+  TrainOptions o = options("bad", {"ce", "exp"});
+  o.teacherPath.clear();
+  EXPECT_EQ(messageOf(o), std::to_string(static_cast<int>(ErrorKind::Usage)) +
+                              " --loss exp needs a teacher model (--teacher)");
+  o = options("bad", {"kd"});
+  o.teacherPath = dir() + "/missing.pt";
+  EXPECT_NE(messageOf(o).find("missing.pt: no such model file"), std::string::npos) << messageOf(o);
+  o = options("bad", {"exp"});
+  o.expMethod = "smoothgrad";
+  EXPECT_NE(messageOf(o).find("--exp-method: unknown method 'smoothgrad'"), std::string::npos) << messageOf(o);
+  o = options("bad", {"exp"});
+  o.expLayer = "conv9";
+  EXPECT_NE(messageOf(o).find("layer 'conv9' does not exist"), std::string::npos) << messageOf(o);
+}
+
+TEST(DistillCli, TrainsAStudentAndShowsEachTerm) {
+  const std::string out = dir() + "/cli_student.pt";
+  const auto r = evtest::runCli("distill --teacher " + model("tiny_teacher.pt") + " --model " + model("tiny_student.pt") +
+                                    " --data " + split() + " --out " + out +
+                                    " --loss ce,kd:0.5,exp:2 --exp-layer conv3 --teacher-layer conv3 --epochs 1"
+                                    " --batch-size 4 --optimizer adam --lr 0.003 --resize 36x48 --crop 32x32 --clip-len 8"
+                                    " --threads 1",
+                                dir() + "/cli_stderr.txt");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, out + "\n");
+  EXPECT_NE(r.err.find("(ce "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(", kd "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(", exp "), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(out));
+
+  const auto missing = evtest::runCli("distill --model " + model("tiny_student.pt") + " --data " + split() + " --out " +
+                                          dir() + "/never.pt",
+                                      dir() + "/cli_stderr.txt");
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_EQ(missing.err, "explain-video: error: distill: --teacher is required\n");
+  EXPECT_FALSE(fs::exists(dir() + "/never.pt"));
+}
