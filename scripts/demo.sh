@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Fresh machine to annotated video: install, build, explain the demo clip with the demo model.
+# Fresh machine to annotated video: install, build, explain the benchmark demo clip with the
+# shipped trained model (models/c3d_small_synth.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
-out=build/demo/demo.explained.mp4
+out=build/demo/synth_move_up.explained.mp4
 mkdir -p build/demo
-./build/explain-video clips/demo.mp4 --model models/demo_c3d_small.pt --out "$out" --json build/demo/demo.json
+./build/explain-video clips/synth_move_up.mp4 --model models/c3d_small_synth.pt --labels models/labels.txt \
+    --out "$out" --json build/demo/synth_move_up.json
 echo "annotated video: $(pwd)/$out"
