@@ -350,3 +350,94 @@ TEST(ModelBasics, MoveAndPath) {
   Reference ref = readReference("cap_tuple");
   expectClose(b.predict(ref.input), ref.logits, "tuple predict");
 }
+
+// ---- Output selection: tuple and dict outputs (Model::setOutput) ----
+
+TEST(ModelOutput, TupleElementsByIndex) {
+  Reference ref = readReference("cap_tuple");
+  const std::vector<float> second = readRaw(file("cap_tuple.out1.bin"));
+  ASSERT_EQ(second.size(), 4u);
+  for (const char* pt : {"cap_tuple_scripted.pt", "cap_tuple_traced.pt"}) {
+    SCOPED_TRACE(pt);
+    ev::Model model(file(pt), 1);
+    const auto first = model.predict(ref.input);  // default: the first tensor
+    model.setOutput("0");
+    EXPECT_EQ(model.output(), "0");
+    EXPECT_EQ(model.predict(ref.input), first);
+    model.setOutput("1");
+    expectClose(model.predict(ref.input), second, "element 1");
+    // Capture explains the chosen output: 4 "classes" now.
+    model.setTargetLayer("relu");
+    auto cap = model.capture(ref.input, [](const std::vector<float>&) { return std::vector<int>{3}; });
+    EXPECT_EQ(cap.logits.size(), 4u);
+    expectModelError([&] { model.capture(ref.input, [](const std::vector<float>&) { return std::vector<int>{4}; }); },
+                     {"class id 4 out of range: model has 4 classes"});
+    model.setOutput("2");
+    expectModelError([&] { model.predict(ref.input); },
+                     {pt, "output '2' does not exist", "(Tensor 1\xC3\x97" "10, Tensor 1\xC3\x97" "4)", "index 0..1"});
+    model.setOutput("logits");
+    expectModelError([&] { model.predict(ref.input); }, {"output 'logits' does not exist", "index 0..1"});
+    model.setOutput("0.1");
+    expectModelError([&] { model.predict(ref.input); }, {"output '0.1' does not exist", "not a tuple, list or dict"});
+  }
+}
+
+TEST(ModelOutput, DictByKey) {
+  ev::Volume x({1, 3, 8, 32, 32});
+  for (size_t i = 0; i < x.data.size(); ++i) x.data[i] = static_cast<float>((i * 7919) % 101) / 50.0f - 1.0f;
+  for (const char* pt : {"dict_out_scripted.pt", "dict_out_traced.pt"}) {
+    SCOPED_TRACE(pt);
+    ev::Model model(file(pt), 1);
+    // The first tensor is the 5D feature map, not logits: the error says what there is.
+    expectModelError([&] { model.predict(x); },
+                     {pt, "forward() output is 5D", "{features: Tensor 1\xC3\x97" "4\xC3\x97" "8\xC3\x97" "32\xC3\x97" "32, logits: Tensor 1\xC3\x97" "5}",
+                      "--output"});
+    model.setOutput("logits");
+    EXPECT_EQ(model.predict(x).size(), 5u);
+    EXPECT_EQ(model.defaultLayer({1, 3, 8, 32, 32}), "relu");
+    model.setTargetLayer("relu");
+    auto cap = model.capture(x, [](const std::vector<float>&) { return std::vector<int>{0, 4}; });
+    EXPECT_EQ(cap.logits, model.predict(x));
+    EXPECT_EQ(cap.activation.shape, (std::vector<int64_t>{4, 8, 32, 32}));
+    ASSERT_EQ(cap.gradients.size(), 2u);
+    model.setOutput("scores");
+    expectModelError([&] { model.predict(x); }, {"output 'scores' does not exist", "dict with keys features, logits"});
+  }
+}
+
+// ---- Models explain-video does not support: one clear line saying what is supported ----
+
+TEST(ModelUnsupported, TwoPathwayListInput) {
+  for (const char* pt : {"two_pathway_scripted.pt", "two_pathway_traced.pt"}) {
+    SCOPED_TRACE(pt);
+    expectModelError([&] { ev::Model m(file(pt), 1); },
+                     {pt, "forward() takes List[Tensor]", "SlowFast", "not supported",
+                      "one N\xC3\x97" "3\xC3\x97T\xC3\x97H\xC3\x97W clip tensor"});
+  }
+}
+
+TEST(ModelUnsupported, ImageModelWith4DInput) {
+  ev::Model model(file("image2d_scripted.pt"), 1);
+  expectModelError([&] { model.defaultLayer({1, 3, 8, 32, 32}); },
+                   {"image2d_scripted.pt", "forward() failed for input 1\xC3\x97" "3\xC3\x97" "8\xC3\x97" "32\xC3\x97" "32",
+                    "4D images", "N\xC3\x97" "3\xC3\x97T\xC3\x97H\xC3\x97W"});
+  expectModelError([&] { model.predict(ev::Volume({1, 3, 8, 32, 32})); }, {"4D images"});
+}
+
+TEST(ModelUnsupported, TransformerWithout5DActivations) {
+  for (const char* pt : {"tokens_scripted.pt", "tokens_traced.pt"}) {
+    SCOPED_TRACE(pt);
+    ev::Model model(file(pt), 1);
+    EXPECT_EQ(model.predict(ev::Volume({1, 3, 8, 32, 32})).size(), 5u);  // it does run
+    expectModelError([&] { model.defaultLayer({1, 3, 8, 32, 32}); },
+                     {pt, "cannot choose a default layer", "no submodule outputs a 5D", "transformer",
+                      "3D convolutional layers"});
+    expectModelError(
+        [&] {
+          model.setTargetLayer("embed");
+          model.capture(ev::Volume({1, 3, 8, 32, 32}), [](const std::vector<float>&) { return std::vector<int>{0}; });
+        },
+        {"layer 'embed' output is 3D", "not 5D"});
+  }
+}
+

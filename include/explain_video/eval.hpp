@@ -90,6 +90,7 @@ struct EvalParams {
   std::vector<std::string> inputs;  // video files and/or folders (index.json, or every video)
   std::string model;
   std::string layer;                // empty: the model's last 5D submodule
+  std::string modelOutput;          // which output holds the logits ("": the first tensor)
   std::vector<CamMethod> methods{CamMethod::GradCamPlusPlus, CamMethod::GradCam};
   std::string classSpec;            // empty: top-1 of the mean logits (as the main command)
   std::string labelsFile;

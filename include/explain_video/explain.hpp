@@ -20,6 +20,7 @@ struct ExplainParams {
   std::string input;
   std::string model;
   std::string layer;                 // empty: the model's last 5D submodule
+  std::string modelOutput;           // tuple/list/dict outputs: which holds the logits ("": first tensor; Model::setOutput)
   CamMethod method = CamMethod::GradCamPlusPlus;
   std::string classSpec;             // empty: top-1 of the mean logits; else an id or a label name
   std::string labelsFile;            // one class name per line
@@ -33,7 +34,7 @@ struct ExplainParams {
   std::string rawDir;                // optional
   int threads = 0;                   // LibTorch threads; <= 0: every core
   int crf = 20;
-  std::string preset = "veryfast";
+  std::string preset = "veryfast";   // x264 preset of the annotated MP4
   bool noVideo = false;              // skip rendering the MP4 (side outputs only)
 };
 

@@ -28,7 +28,9 @@ struct LayerCapture {
 class Model {
  public:
   // Loads a TorchScript file and puts it in eval mode. `threads` <= 0 uses every core.
-  // Throws ev::Error(ErrorKind::Model, "<path>: ...") if the file is missing or not TorchScript.
+  // Throws ev::Error(ErrorKind::Model, "<path>: ...") if the file is missing or not TorchScript,
+  // or if forward() does not take one tensor (a list of pathways as in SlowFast, several
+  // inputs): the model is fed one N×3×T×H×W clip.
   explicit Model(const std::string& path, int threads = 0);
   ~Model();
   Model(Model&&) noexcept;
@@ -48,6 +50,13 @@ class Model {
   // output is not 5D is reported by the first capture().
   void setTargetLayer(const std::string& dottedPath);
   const std::string& targetLayer() const;
+
+  // Which part of forward()'s output holds the class scores, for models that return a tuple,
+  // list or dict: "" (the default) is the first tensor, depth-first; otherwise a dotted path of
+  // tuple/list indices and dict keys, e.g. "1", "logits", "0.scores". A path that does not
+  // exist is reported (with what forward() does return) by the next predict() or capture().
+  void setOutput(const std::string& selector);
+  const std::string& output() const;
 
   // Logits only, no gradients (inference mode). Input is 1×3×T×H×W.
   std::vector<float> predict(const Volume& input);

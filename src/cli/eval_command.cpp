@@ -56,6 +56,8 @@ int runEval(int argc, char** argv) {
   expl.add_options()
       ("methods", po::value(&methods)->default_value(methods), "comma-separated CAM methods to compare")
       ("layer,l", po::value(&p.layer), "dotted submodule path (default: the last submodule whose output is 5D)")
+      ("output", po::value(&p.modelOutput),
+       "tuple/list/dict model outputs: the element holding the logits, index or key (default: the first tensor)")
       ("class,c", po::value(&p.classSpec), "class id, or a name from --labels (default: top-1 of the mean logits)")
       ("class-source", po::value(&classSource)->default_value(classSource),
        "predicted (--class, else top-1 of the mean logits) or truth (the ground-truth class where a clip has one)")

@@ -29,6 +29,9 @@ int runExplain(int argc, char** argv) {
   expl.add_options()
       ("layer,l", po::value(&p.layer), "dotted submodule path, e.g. features.conv5b, layer4, layer4.1.conv2 "
                                        "(default: the last submodule whose output is 5D)")
+      ("output", po::value(&p.modelOutput),
+       "for a model whose forward() returns a tuple, list or dict: the element holding the logits, as an index "
+       "or key, dotted when nested (default: the first tensor)")
       ("method", po::value(&method)->default_value(method), "gradcam++ or gradcam")
       ("class,c", po::value(&p.classSpec), "class id, or a name from --labels (default: top-1 of the mean logits)")
       ("labels", po::value(&p.labelsFile), "class names, one per line, line N = class id N")
@@ -46,7 +49,7 @@ int runExplain(int argc, char** argv) {
       ("alpha", po::value(&p.render.alpha)->default_value(p.render.alpha), "heatmap weight in the blend, 0..1")
       ("no-strip", po::bool_switch(&noStrip), "do not draw the temporal-importance strip")
       ("crf", po::value(&p.crf)->default_value(p.crf), "H.264 quality (lower is better)")
-      ("preset", po::value(&p.preset)->default_value(p.preset), "x264 preset");
+      ("x264-preset", po::value(&p.preset)->default_value(p.preset), "x264 speed preset of the MP4 (ultrafast ... veryslow)");
   po::options_description hidden;
   hidden.add_options()("input", po::value(&p.input));
   po::positional_options_description pos;

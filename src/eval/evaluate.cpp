@@ -186,6 +186,7 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
   const std::vector<std::string> clips = listEvalClips(p.inputs);
   ScratchDir scratch(p.tempDir);
   Model model(p.model, p.threads);
+  model.setOutput(p.modelOutput);
   for (CamMethod m : p.methods) {
     MethodEval me;
     me.method = camMethodName(m);
@@ -215,6 +216,7 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
       ep.input = clip;
       ep.model = p.model;
       ep.layer = p.layer;
+      ep.modelOutput = p.modelOutput;
       ep.method = p.methods[mi];
       ep.classSpec = p.classFromTruth && hasTruth ? std::to_string(truth.classId) : p.classSpec;
       ep.labelsFile = p.labelsFile;

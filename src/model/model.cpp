@@ -72,6 +72,55 @@ std::string shapeString(at::IntArrayRef sizes) {
 
 std::string shapeString(const std::vector<int64_t>& sizes) { return shapeString(at::IntArrayRef(sizes)); }
 
+// What a forward() output is made of, for error messages: "Tensor 1×10",
+// "(Tensor 1×10, Tensor 1×4)", "{feat: Tensor 1×4, logits: Tensor 1×5}".
+std::string describe(const c10::IValue& v, int depth = 0) {
+  if (v.isTensor()) return "Tensor " + shapeString(v.toTensor().sizes());
+  if (depth > 3) return "...";
+  auto join = [&](const auto& range, const char* open, const char* close) {
+    std::string s = open;
+    size_t i = 0;
+    for (const auto& e : range) {
+      if (i++) s += ", ";
+      if (i > 8) { s += "..."; break; }
+      s += describe(e, depth + 1);
+    }
+    return s + close;
+  };
+  if (v.isTuple()) return join(v.toTupleRef().elements(), "(", ")");
+  if (v.isList()) return join(v.toListRef(), "[", "]");
+  if (v.isGenericDict()) {
+    std::string s = "{";
+    size_t i = 0;
+    for (const auto& kv : v.toGenericDict()) {
+      if (i++) s += ", ";
+      if (i > 8) { s += "..."; break; }
+      s += (kv.key().isString() ? kv.key().toStringRef() : kv.key().tagKind()) + ": " + describe(kv.value(), depth + 1);
+    }
+    return s + "}";
+  }
+  if (v.isNone()) return "None";
+  return v.tagKind();
+}
+
+std::vector<std::string> splitDotted(const std::string& s) {
+  std::vector<std::string> parts;
+  std::istringstream in(s);
+  for (std::string p; std::getline(in, p, '.');) parts.push_back(p);
+  return parts;
+}
+
+std::optional<int64_t> parseIndex(const std::string& s) {
+  if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  return std::stoll(s);
+}
+
+// What explain-video supports, appended to errors about models it cannot use.
+const char* kSupported =
+    "explain-video explains models that take one N\xC3\x97" "3\xC3\x97T\xC3\x97H\xC3\x97W clip tensor and have "
+    "3D convolutional layers (C3D, R3D, MC3, R(2+1)D and similar)";
+
 // True for the methods that stand for "calling the module": forward, and the forward1,
 // forward2, ... that tracing creates when one module instance is called several times.
 bool isForwardName(const std::string& name) {
@@ -335,18 +384,98 @@ struct Model::Impl {
   std::shared_ptr<jit::GraphFunction> probeFn;
   std::vector<std::string> probePaths;
   std::vector<int64_t> probeOrder;  // position of each output's producer in the graph
+  std::string outputSelector;       // setOutput(): "" = first tensor
 
   [[noreturn]] void fail(const std::string& msg) const { failModel(path, msg); }
 
   std::shared_ptr<jit::Graph> forwardGraphCopy() const { return forwardGraphOf(module, path); }
 
+  // The tensor setOutput() chose from forward()'s output.
+  at::Tensor selectOutput(const c10::IValue& out) const {
+    if (outputSelector.empty()) {
+      at::Tensor t = firstTensor(out);
+      if (!t.defined()) fail("forward() returned no tensor (it returns " + describe(out) + ")");
+      return t;
+    }
+    const c10::IValue* v = &out;
+    std::string walked;
+    for (const std::string& part : splitDotted(outputSelector)) {
+      const std::string here = walked.empty() ? "forward()'s output" : "output '" + walked + "'";
+      const c10::IValue* next = nullptr;
+      if (v->isTuple() || v->isList()) {
+        const size_t n = v->isTuple() ? v->toTupleRef().elements().size() : v->toListRef().size();
+        auto idx = parseIndex(part);
+        if (!idx || *idx >= static_cast<int64_t>(n))
+          fail("output '" + outputSelector + "' does not exist: " + here + " is " + describe(*v) +
+               "; give an index 0.." + std::to_string(static_cast<int64_t>(n) - 1));
+        next = v->isTuple() ? &v->toTupleRef().elements()[*idx] : &v->toListRef()[*idx];
+      } else if (v->isGenericDict()) {
+        std::string keys;
+        for (const auto& kv : v->toGenericDict()) {
+          if (kv.key().isString() && kv.key().toStringRef() == part) next = &kv.value();
+          if (kv.key().isInt() && parseIndex(part) && kv.key().toInt() == *parseIndex(part)) next = &kv.value();
+          keys += (keys.empty() ? "" : ", ") + (kv.key().isString() ? kv.key().toStringRef()
+                                                                    : std::to_string(kv.key().isInt() ? kv.key().toInt() : 0));
+        }
+        if (!next)
+          fail("output '" + outputSelector + "' does not exist: " + here + " is a dict with keys " +
+               (keys.empty() ? "(none)" : keys));
+      } else {
+        fail("output '" + outputSelector + "' does not exist: " + here + " is " + describe(*v) +
+             ", not a tuple, list or dict");
+      }
+      v = next;
+      walked += (walked.empty() ? "" : ".") + part;
+    }
+    if (!v->isTensor())
+      fail("output '" + outputSelector + "' is " + describe(*v) + ", not a tensor; select one of its elements");
+    return v->toTensor();
+  }
+
   at::Tensor logitsOf(const c10::IValue& out) const {
-    at::Tensor t = firstTensor(out);
-    if (!t.defined()) fail("forward() returned no tensor");
+    at::Tensor t = selectOutput(out);
     if (t.dim() == 2 && t.size(0) == 1) return t.reshape({-1});
     if (t.dim() == 1) return t;
-    fail("forward() output is " + std::to_string(t.dim()) + "D (" + shapeString(t.sizes()) +
-         "), expected logits 1\xC3\x97K or K");
+    std::string which = outputSelector.empty() ? "forward() output" : "output '" + outputSelector + "'";
+    std::string hint = out.isTensor() ? "" : " (forward() returns " + describe(out) + "; choose the logits with --output)";
+    fail(which + " is " + std::to_string(t.dim()) + "D (" + shapeString(t.sizes()) +
+         "), expected logits 1\xC3\x97K or K" + hint);
+  }
+
+  // The message for a forward() that threw on our input, with a hint when the model seems to
+  // take images or another layout.
+  std::string forwardFailed(at::IntArrayRef shape, const std::exception& e) const {
+    std::string msg = torchMessage(e);
+    std::string s = "forward() failed for input " + shapeString(shape) + ": " + msg;
+    for (const char* imageHint : {"conv2d", "pool2d", "4-dimensional", "or 4D (batched)", "expected 4D input"})
+      if (msg.find(imageHint) != std::string::npos)
+        return s + "; the model seems to take 4D images (N\xC3\x97" "C\xC3\x97H\xC3\x97W): " + kSupported;
+    return s + " (the input is one clip, N\xC3\x97" "3\xC3\x97T\xC3\x97H\xC3\x97W: do clip length and crop size fit the model?)";
+  }
+
+  // forward() must take one tensor: reject list/tuple/dict inputs (multi-pathway models) and
+  // several required inputs up front, with what is supported.
+  void checkForwardSignature() const {
+    auto method = module.find_method("forward");
+    const auto& args = method->function().getSchema().arguments();
+    std::vector<const c10::Argument*> inputs;
+    for (size_t i = 1; i < args.size(); ++i)
+      if (!args[i].default_value()) inputs.push_back(&args[i]);
+    if (inputs.empty()) fail(std::string("forward() takes no input; ") + kSupported);
+    const auto& type = inputs[0]->type();
+    const auto kind = type->kind();
+    if (kind == c10::TypeKind::ListType || kind == c10::TypeKind::TupleType)
+      fail("forward() takes " + type->annotation_str() + " (several pathways or clips, as in SlowFast-style two-pathway "
+           "models), which is not supported: " + kSupported);
+    if (kind == c10::TypeKind::DictType)
+      fail("forward() takes " + type->annotation_str() + ", which is not supported: " + kSupported);
+    if (kind != c10::TypeKind::TensorType)
+      fail("forward() takes " + type->annotation_str() + " '" + inputs[0]->name() + "', not a tensor: " + kSupported);
+    if (inputs.size() > 1) {
+      std::string names;
+      for (auto* a : inputs) names += (names.empty() ? "" : ", ") + a->name();
+      fail("forward() takes " + std::to_string(inputs.size()) + " inputs (" + names + "), not one: " + kSupported);
+    }
   }
 
   at::Tensor inputTensor(const Volume& input) const {
@@ -416,7 +545,7 @@ struct Model::Impl {
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {
-      fail("forward() failed for input shape " + shapeString(inputShape) + ": " + torchMessage(e));
+      fail(forwardFailed(inputShape, e));
     }
     const auto& elems = result.toTupleRef().elements();
     for (size_t k = 0; k < probePaths.size(); ++k) {
@@ -441,6 +570,7 @@ Model::Model(const std::string& path, int threads) : impl_(std::make_unique<Impl
     impl_->fail("not a TorchScript model (" + torchMessage(e) + ")");
   }
   if (!impl_->module.find_method("forward")) impl_->fail("not a usable TorchScript model (no forward() method)");
+  impl_->checkForwardSignature();
   impl_->module.eval();
   int n = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
   at::set_num_threads(std::max(1, n));
@@ -490,9 +620,11 @@ std::string Model::defaultLayer(const std::vector<int64_t>& inputShape) {
   }
   if (best.empty()) {
     std::string why = hasSubmoduleCalls(*impl_->forwardGraphCopy())
-                          ? "no submodule outputs a 5D (N,C,T,H,W) tensor"
-                          : "model is frozen/optimized: it has no submodule calls left; export it without "
-                            "torch.jit.freeze";
+                          ? std::string("no submodule outputs a 5D (N,C,T,H,W) activation with more than one "
+                                        "T\xC3\x97H\xC3\x97W cell, so there is no map to explain (transformer models "
+                                        "whose blocks output tokens are not supported); ") + kSupported
+                          : std::string("model is frozen/optimized: it has no submodule calls left; export it "
+                                        "without torch.jit.freeze");
     impl_->fail("cannot choose a default layer: " + why);
   }
   return best;
@@ -516,6 +648,9 @@ void Model::setTargetLayer(const std::string& dottedPath) {
 
 const std::string& Model::targetLayer() const { return impl_->target; }
 
+void Model::setOutput(const std::string& selector) { impl_->outputSelector = selector; }
+const std::string& Model::output() const { return impl_->outputSelector; }
+
 std::vector<float> Model::predict(const Volume& input) {
   at::Tensor x = impl_->inputTensor(input);
   c10::IValue out;
@@ -523,7 +658,7 @@ std::vector<float> Model::predict(const Volume& input) {
     c10::InferenceMode guard;
     out = impl_->module.forward({x});
   } catch (const std::exception& e) {
-    impl_->fail("forward() failed for input " + shapeString(input.shape) + ": " + torchMessage(e));
+    impl_->fail(impl_->forwardFailed(input.shape, e));
   }
   at::Tensor logits = impl_->logitsOf(out).to(torch::kFloat32).contiguous();
   return std::vector<float>(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
@@ -543,7 +678,7 @@ LayerCapture Model::capture(const Volume& input,
   try {
     out = (*fn)({impl_->module._ivalue(), x});
   } catch (const std::exception& e) {
-    impl_->fail("forward() failed for input " + shapeString(input.shape) + ": " + torchMessage(e));
+    impl_->fail(impl_->forwardFailed(input.shape, e));
   }
   const auto& elems = out.toTupleRef().elements();
   at::Tensor act = elems.at(0).toTensor();

@@ -301,6 +301,7 @@ ExplainResult explainVideo(const ExplainParams& p, const ProgressCallback& progr
   VideoInfo info = VideoReader(p.input).info();  // fails fast on unreadable input
   const auto tSetup = Clock::now();
   Model model(p.model, p.threads);
+  model.setOutput(p.modelOutput);
   const std::vector<int64_t> inputShape{1, 3, p.windows.clipLen, p.preprocess.cropHeight, p.preprocess.cropWidth};
   result.layer = p.layer.empty() ? model.defaultLayer(inputShape) : p.layer;
   model.setTargetLayer(result.layer);
@@ -478,6 +479,7 @@ ExplainResult explainVideo(const ExplainParams& p, const ProgressCallback& progr
                   {"rotation", info.rotation}, {"codec", info.codec}};
     j["model"] = p.model;
     j["layer"] = result.layer;
+    if (!p.modelOutput.empty()) j["model_output"] = p.modelOutput;
     j["method"] = camMethodName(p.method);
     j["normalize"] = normalizeName(p.normalize);
     j["class"] = {{"id", c}, {"name", result.className}, {"score", result.classScore},

@@ -184,6 +184,12 @@ def _export(outdir, base, model, layers, trace=True, script=True):
     if trace:
         with torch.no_grad():
             torch.jit.trace(model, x.clone(), check_trace=False).save(str(outdir / f"{base}_traced.pt"))
+    write_references(outdir, base, model, x, layers)
+
+
+def write_references(outdir, base, model, x, layers):
+    """B.input.bin, B.logits.bin, B.layers.txt, B.ref.txt and per layer B.LAYER.act/.grad.bin
+    for the eager `model` (eval mode) on input `x`."""
     _raw(outdir / f"{base}.input.bin", x)
     with torch.no_grad():
         _raw(outdir / f"{base}.logits.bin", _first(model(x.clone())))
@@ -207,7 +213,11 @@ def make(outdir):
     _randomize_bn(res)
     _export(outdir, "cap_residual", res, ["layer1.0.conv2", "layer1", "layer1.1.relu", "stem.2"])
     _export(outdir, "cap_control", ControlFlow(), ["conv_a"], trace=False)
-    _export(outdir, "cap_tuple", TupleOut(), ["conv", "relu"])
+    tup = TupleOut()
+    _export(outdir, "cap_tuple", tup, ["conv", "relu"])
+    with torch.no_grad():  # the second output (pooled features), for Model::setOutput("1")
+        x = torch.from_numpy(__import__("numpy").fromfile(str(outdir / "cap_tuple.input.bin"), dtype="<f4"))
+        _raw(outdir / "cap_tuple.out1.bin", tup(x.reshape(INPUT_SHAPE))[1])
     # Frozen: submodule calls are inlined away.
     frozen = torch.jit.freeze(torch.jit.script(Plain().eval()))
     frozen.save(str(outdir / "cap_frozen_scripted.pt"))
