@@ -129,7 +129,8 @@ TEST(Cli, HelpAndVersion) {
   EXPECT_EQ(h.code, 0);
   for (const char* flag : {"--model", "--layer", "--list-layers", "--method", "--class", "--labels", "--mean", "--std",
                            "--bgr", "--clip-len", "--stride", "--resize", "--crop", "--normalize", "--colormap", "--alpha",
-                           "--out", "--save-heatmaps", "--json", "--save-raw", "--quiet"})
+                           "--out", "--save-heatmaps", "--json", "--save-raw", "--quiet", "--preset", "--output",
+                           "--x264-preset", "--scale"})
     EXPECT_NE(h.out.find(flag), std::string::npos) << flag;
   EXPECT_EQ(runCli("--version").code, 0);
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "explain_video/video.hpp"
@@ -22,6 +23,16 @@ struct PreprocessParams {
   std::array<float, 3> std{0.22803f, 0.22145f, 0.216989f};
   bool bgr = false;  // feed channels to the model as B,G,R (mean/std are then given in B,G,R)
 };
+
+// Named preprocessing presets: what a model family was trained (or, for ported weights,
+// checked) with. Sources are in src/windows/presets.cpp and the README.
+//   "kinetics"      torchvision's video ResNets (r3d_18, mc3_18, r2plus1d_18), Kinetics-400:
+//                   resize 128×171, crop 112×112, RGB, ×1/255, Kinetics mean/std (the defaults).
+//   "c3d-sports1m"  C3D with the Sports-1M weights of the c3d-pytorch port: resize 112×200,
+//                   crop 112×112, RGB, pixel values 0..255 unnormalised (mean 0, std 1).
+// Throws ev::Error(Usage) naming the known presets for any other name.
+PreprocessParams preprocessPreset(const std::string& name);
+std::vector<std::string> preprocessPresetNames();
 
 struct WindowParams {
   int clipLen = 16;  // frames per window

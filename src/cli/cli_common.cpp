@@ -47,20 +47,46 @@ void PreprocessArgs::add(boost::program_options::options_description& opts, cons
   opts.add_options()
       ("clip-len", po::value(&clipLen_)->default_value(clipLen_), "frames per window")
       ("stride", po::value(&stride_)->default_value(stride_), strideHelp)
-      ("resize", po::value(&resize_)->default_value(resize_), "resize every frame to HEIGHTxWIDTH")
-      ("crop", po::value(&crop_)->default_value(crop_), "centre crop HEIGHTxWIDTH of the resized frame (model input)")
-      ("scale", po::value(&pre_.scale)->default_value(pre_.scale, "1/255"),
-       "multiply 8-bit pixel values by this before --mean/--std")
+      ("preset", po::value(&preset_),
+       "preprocessing a model family was trained with: kinetics (torchvision r3d_18, mc3_18, r2plus1d_18; "
+       "the defaults below) or c3d-sports1m (C3D, c3d-pytorch weights); flags given explicitly override it")
+      ("resize", po::value(&resize_), "resize every frame to HEIGHTxWIDTH (default 128x171)")
+      ("crop", po::value(&crop_), "centre crop HEIGHTxWIDTH of the resized frame: the model input (default 112x112)")
+      ("scale", po::value(&scale_), "multiply 8-bit pixel values by this before --mean/--std, a number or a "
+                                    "fraction such as 1/255 (default 1/255)")
       ("mean", po::value(&mean_), "per-channel mean in scaled units (default 0.43216,0.394666,0.37645)")
       ("std", po::value(&std_), "per-channel std in scaled units (default 0.22803,0.22145,0.216989)")
-      ("bgr", po::bool_switch(&pre_.bgr), "feed channels in B,G,R order (--mean/--std then in B,G,R)");
+      ("bgr", po::bool_switch(&bgr_), "feed channels in B,G,R order (--mean/--std then in B,G,R)");
 }
 
 void PreprocessArgs::apply() {
+  if (!preset_.empty()) pre_ = ev::preprocessPreset(preset_);
+  if (bgr_) pre_.bgr = true;
+  if (!scale_.empty()) pre_.scale = parseScale("--scale", scale_);
   if (!mean_.empty()) pre_.mean = parseTriple("--mean", mean_);
   if (!std_.empty()) pre_.std = parseTriple("--std", std_);
-  parseSize("--resize", resize_, pre_.resizeHeight, pre_.resizeWidth);
-  parseSize("--crop", crop_, pre_.cropHeight, pre_.cropWidth);
+  if (!resize_.empty()) parseSize("--resize", resize_, pre_.resizeHeight, pre_.resizeWidth);
+  if (!crop_.empty()) parseSize("--crop", crop_, pre_.cropHeight, pre_.cropWidth);
+}
+
+float parseScale(const std::string& flag, const std::string& text) {
+  const std::string problem = flag + " '" + text + "': expected a positive number or a fraction such as 1/255";
+  const auto slash = text.find('/');
+  try {
+    size_t u1 = 0, u2 = 0;
+    if (slash == std::string::npos) {
+      const float v = std::stof(text, &u1);
+      if (u1 != text.size() || !(v > 0) || !std::isfinite(v)) throw std::invalid_argument(text);
+      return v;
+    }
+    const std::string a = text.substr(0, slash), b = text.substr(slash + 1);
+    const double num = std::stod(a, &u1), den = std::stod(b, &u2);
+    if (u1 != a.size() || u2 != b.size() || !(num > 0) || !(den > 0) || !std::isfinite(num / den))
+      throw std::invalid_argument(text);
+    return static_cast<float>(num / den);
+  } catch (const std::exception&) {
+    throw ev::Error(ev::ErrorKind::Usage, problem);
+  }
 }
 
 std::array<float, 3> parseTriple(const std::string& flag, const std::string& text) {

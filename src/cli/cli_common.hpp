@@ -19,12 +19,15 @@ enum ExitCode { kOk = 0, kInternal = 1, kUsage = 2, kInput = 3, kModel = 4, kOut
 
 // "0.5,0.25,0.125" → three floats; throws ev::Error(Usage) naming the flag otherwise.
 std::array<float, 3> parseTriple(const std::string& flag, const std::string& text);
+// "1/255" or "0.5" → a positive float; throws ev::Error(Usage) naming the flag otherwise.
+float parseScale(const std::string& flag, const std::string& text);
 // "128x171" → height 128, width 171.
 void parseSize(const std::string& flag, const std::string& text, int& h, int& w);
 
 // The windowing and preprocessing options every command that feeds a model shares, with the
-// main command's names: --clip-len --stride --resize --crop --scale --mean --std --bgr.
-// add() registers them writing into `pre` and `win`; apply() parses the string-valued ones.
+// main command's names: --clip-len --stride --preset --resize --crop --scale --mean --std --bgr.
+// add() registers them writing into `pre` and `win`; apply() parses the string-valued ones:
+// first the --preset (ev::preprocessPreset), then every flag given explicitly on top of it.
 class PreprocessArgs {
  public:
   PreprocessArgs(ev::PreprocessParams& pre, int& clipLen, int& stride) : pre_(pre), clipLen_(clipLen), stride_(stride) {}
@@ -35,7 +38,8 @@ class PreprocessArgs {
   ev::PreprocessParams& pre_;
   int& clipLen_;
   int& stride_;
-  std::string resize_ = "128x171", crop_ = "112x112", mean_, std_;
+  std::string preset_, resize_, crop_, scale_, mean_, std_;  // empty: not given
+  bool bgr_ = false;
 };
 
 // Parses a subcommand's options; a Boost error becomes ev::Error(Usage) naming the command
