@@ -9,7 +9,7 @@ PKGS=(
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libboost-program-options-dev libgtest-dev nlohmann-json3-dev libjemalloc-dev
-  python3-torch python3-numpy
+  python3-torch python3-torchvision python3-numpy
 )
 
 missing=()
