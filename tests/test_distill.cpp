@@ -15,6 +15,7 @@
 
 #include "cam/cam_tensor.hpp"
 #include "cli_runner.hpp"
+#include "tiny_split.hpp"
 #include "explain_video/cam.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/synth.hpp"
@@ -30,22 +31,7 @@ using namespace ev::trainimpl;
 
 namespace {
 
-std::string dir() {
-  static const std::string d = [] {
-    const std::string p = ::testing::TempDir() + "/ev_distill_" + std::to_string(::getpid());
-    fs::remove_all(p);
-    fs::create_directories(p);
-    return p;
-  }();
-  return d;
-}
-
-struct Cleanup {
-  ~Cleanup() {
-    std::error_code ec;
-    fs::remove_all(::testing::TempDir() + "/ev_distill_" + std::to_string(::getpid()), ec);
-  }
-} cleanup;
+const std::string& dir() { return evtest::processDir(); }
 
 std::string model(const std::string& name) { return std::string(EV_TEST_MODELS_DIR) + "/" + name; }
 
@@ -56,18 +42,7 @@ Volume toVolume(const at::Tensor& t) {
   return v;
 }
 
-// 8 classes × 2 clips, 64×48, 16 frames.
-std::string split() {
-  static const std::string s = [] {
-    SynthParams p;
-    p.width = 64;
-    p.height = 48;
-    p.frames = 16;
-    writeSynthSplit(dir() + "/data", "train", 2, 7, p);
-    return dir() + "/data/train";
-  }();
-  return s;
-}
+const std::string& split() { return evtest::tinyTrainSplit(); }
 
 TrainOptions options(const std::string& name, std::vector<std::string> losses) {
   TrainOptions o;

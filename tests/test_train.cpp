@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "cli_runner.hpp"
+#include "tiny_split.hpp"
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,38 +30,11 @@ using namespace ev;
 
 namespace {
 
-std::string dir() {
-  static const std::string d = [] {
-    // One folder per test process: CTest runs tests in parallel processes.
-    const std::string p = ::testing::TempDir() + "/ev_train_" + std::to_string(::getpid());
-    fs::remove_all(p);
-    fs::create_directories(p);
-    return p;
-  }();
-  return d;
-}
-
-struct Cleanup {
-  ~Cleanup() {
-    std::error_code ec;
-    fs::remove_all(::testing::TempDir() + "/ev_train_" + std::to_string(::getpid()), ec);
-  }
-} cleanup;
+const std::string& dir() { return evtest::processDir(); }
 
 std::string model(const std::string& name) { return std::string(EV_TEST_MODELS_DIR) + "/" + name; }
 
-// 8 classes × 2 clips, 64×48, 16 frames (half of them with a partial action).
-std::string split() {
-  static const std::string s = [] {
-    SynthParams p;
-    p.width = 64;
-    p.height = 48;
-    p.frames = 16;
-    writeSynthSplit(dir() + "/data", "train", 2, 7, p);
-    return dir() + "/data/train";
-  }();
-  return s;
-}
+const std::string& split() { return evtest::tinyTrainSplit(); }
 
 PreprocessParams smallPreprocess() {
   PreprocessParams p;
