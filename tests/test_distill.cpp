@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <iostream>
 #include <numeric>
 #include <random>
 
@@ -327,4 +328,68 @@ TEST(DistillCli, TrainsAStudentAndShowsEachTerm) {
   EXPECT_EQ(missing.code, 2);
   EXPECT_EQ(missing.err, "explain-video: error: distill: --teacher is required\n");
   EXPECT_FALSE(fs::exists(dir() + "/never.pt"));
+}
+
+// ---- explanation supervision from ground-truth boxes ("box") ----
+
+TEST(BoxLoss, CropBoxFollowsTheResizeAndCentreCrop) {
+  PreprocessParams pre;
+  pre.resizeWidth = 96;  // a 48×36 source doubled, then the centre 64×64 cut at (16, 4)
+  pre.resizeHeight = 72;
+  pre.cropWidth = 64;
+  pre.cropHeight = 64;
+  const CropGeometry g = centreCropGeometry(48, 36, pre);
+  EXPECT_EQ(cropBox(Box{10, 5, 4, 3}, g), (Box{4, 6, 8, 6}));
+  EXPECT_EQ(cropBox(Box{0, 0, 10, 4}, g), (Box{0, 0, 4, 4}));    // clipped at the crop's top-left
+  EXPECT_EQ(cropBox(Box{36, 30, 6, 6}, g), (Box{56, 56, 8, 8})); // and bottom-right
+  EXPECT_TRUE(cropBox(Box{0, 10, 6, 4}, g).empty());             // left of the crop
+  EXPECT_TRUE(cropBox(Box{}, g).empty());
+  // A non-integer scale rounds outward: 160 → 171 is ×1.06875, so x 40..50 → 42.75..53.44;
+  // y uses 128/120: 60..70 → 64..74.67.
+  PreprocessParams def;
+  const CropGeometry d = centreCropGeometry(160, 120, def);
+  ASSERT_EQ(d.cropX, 29);
+  EXPECT_EQ(cropBox(Box{40, 60, 10, 10}, d), (Box{42 - 29, 64 - 8, 54 - 42, 75 - 64}));
+}
+
+TEST(BoxLoss, TargetIsTheActorsShareOfEachCellInTheActionFrames) {
+  // 8 frames of 8×8 onto a 2×2×2 grid (cells of 4 frames × 4×4 pixels). The actor covers the
+  // top-left 4×4 quadrant in frames 0-3, then 2×4 pixels of the bottom-right one; the action
+  // is frames 2..6, so frames 0-1 and 7 count as empty.
+  std::vector<Box> boxes(8);
+  for (int f = 0; f < 4; ++f) boxes[f] = Box{0, 0, 4, 4};
+  for (int f = 4; f < 8; ++f) boxes[f] = Box{4, 4, 2, 4};
+  const at::Tensor t = boxTarget(boxes, 2, 7, 0, 8, 8, 8, {2, 2, 2});
+  ASSERT_EQ(t.sizes(), (at::IntArrayRef{2, 2, 2}));
+  EXPECT_FLOAT_EQ(t[0][0][0].item<float>(), 2.f / 4.f);          // frames 2,3 of 0-3, whole cell
+  EXPECT_FLOAT_EQ(t[1][1][1].item<float>(), 3.f / 4.f * 8 / 16); // frames 4-6 of 4-7, 8 of 16 px
+  EXPECT_FLOAT_EQ(t.sum().item<float>(), 0.5f + 0.375f);
+  // Starting at frame 6 of the 8: frames past the end repeat frame 7 (outside the action).
+  const at::Tensor late = boxTarget(boxes, 2, 7, 6, 8, 8, 8, {2, 2, 2});
+  EXPECT_FLOAT_EQ(late.sum().item<float>(), 1.f / 4.f * 8 / 16);  // only frame 6
+  EXPECT_FLOAT_EQ(late[0][1][1].item<float>(), 1.f / 4.f * 8 / 16);
+}
+
+TEST(BoxLoss, TrainingOnTheBoxesBringsTheMapsOntoTheActor) {
+  TrainOptions o = options("box", {"box"});
+  o.epochs = 8;  // 4 steps of 4 clips each
+  o.seed = 3;
+  const TrainResult r = trainModel(o);
+  ASSERT_EQ(r.termNames, (std::vector<std::string>{"box"}));
+  ASSERT_EQ(r.epochs.size(), 8u);
+  const double first = r.epochs.front().trainTerms.at(0), last = r.epochs.back().trainTerms.at(0);
+  for (const auto& e : r.epochs) EXPECT_TRUE(std::isfinite(e.trainTerms.at(0)));
+  std::cout << "box loss, epoch 1 -> 8: " << first << " -> " << last << "\n";
+  EXPECT_LT(last, 0.7 * first) << first << " -> " << last;
+}
+
+TEST(BoxLoss, UnknownTermsNameTheKnownOnes) {
+  TrainOptions o = options("unknown", {"ce", "boxes"});
+  try {
+    makeLossTerms(o, LossContext{o.modelPath, kInput});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Usage);
+    EXPECT_STREQ(e.what(), "--loss: unknown loss term 'boxes' (known: ce, kd, exp, box)");
+  }
 }

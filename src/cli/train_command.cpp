@@ -130,19 +130,19 @@ int runTraining(int argc, char** argv, bool distill) {
       ("gamma", po::value(&o.gamma)->default_value(o.gamma), "step: factor")
       ("loss", po::value(&losses)->default_value(losses),
        "weighted loss terms NAME[:WEIGHT],...: ce (cross-entropy), kd (distillation from --teacher), exp (explanation loss "
-       "against --teacher's maps)")
+       "against --teacher's maps), box (the model's own map against the actor's ground-truth boxes)")
       ("label-smoothing", po::value(&o.labelSmoothing)->default_value(o.labelSmoothing), "ce: label smoothing")
       ("grad-clip", po::value(&o.gradClip)->default_value(o.gradClip), "clip the global gradient norm (0: off)")
       ("seed", po::value(&o.seed)->default_value(o.seed), "seed of data order, window starts and dropout")
       ("threads", po::value(&o.threads)->default_value(0), "LibTorch (and decoding) threads (0: every core)")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr");
-  po::options_description teacher("Teacher (losses kd and exp)");
+  po::options_description teacher("Teacher and explanation maps (losses kd, exp, box)");
   teacher.add_options()
       ("teacher", po::value(&o.teacherPath), distill ? "teacher TorchScript model, same classes and input (required)"
                                                      : "teacher TorchScript model, same classes and input")
       ("kd-temperature", po::value(&o.kdTemperature)->default_value(o.kdTemperature), "kd: softmax temperature T (the term is T²·KL)")
-      ("exp-method", po::value(&o.expMethod)->default_value(o.expMethod), "exp: gradcam++ or gradcam maps")
-      ("exp-layer", po::value(&o.expLayer), "exp: the student's layer (default: its last 5D block, as explain picks)")
+      ("exp-method", po::value(&o.expMethod)->default_value(o.expMethod), "exp, box: gradcam++ or gradcam maps")
+      ("exp-layer", po::value(&o.expLayer), "exp, box: the student's layer (default: its last 5D block, as explain picks)")
       ("teacher-layer", po::value(&o.teacherLayer), "exp: the teacher's layer (default: its last 5D block)");
   po::options_description input("Model input (as in the explain command)");
   pre.add(input, "frames between validation window starts (a clip's class = argmax of the mean logits)");

@@ -2,12 +2,15 @@
 
 #include <torch/csrc/autograd/autograd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <tuple>
 
 #include "cam/cam_tensor.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/model.hpp"
+#include "explain_video/synth.hpp"
 #include "model/layer_forward.hpp"
 #include "train/modules.hpp"
 
@@ -44,6 +47,14 @@ at::Tensor trueClassMaps(CamMethod method, const at::Tensor& logits, const at::T
 // Each clip's map divided by its maximum (all-zero maps stay zero).
 at::Tensor normaliseByMax(const at::Tensor& maps) {
   return maps / maps.amax({1, 2, 3}, /*keepdim=*/true).clamp_min(1e-12);
+}
+
+CamMethod parseExpMethod(const std::string& name) {
+  try {
+    return parseCamMethod(name);
+  } catch (const Error& e) {
+    throw Error(ErrorKind::Usage, std::string("--exp-method: ") + e.what());
+  }
 }
 
 std::string defaultLayerOf(const std::string& path, const std::vector<int64_t>& inputShape, int threads) {
@@ -162,9 +173,89 @@ class ExplanationTerm : public LossTerm {
   std::string layer_;
 };
 
+// Explanation supervision from ground truth ("right for the right reasons"): the model's own map
+// for the true class against the acting object's boxes in the window's action frames. The
+// target is the box volume in crop pixels (0/1, frames outside the action range empty),
+// area-averaged onto the map's T'×H'×W' grid; both are divided by their maximum and the loss is
+// the mean squared difference, as in "exp". Boxes come from each clip's truth JSON, mapped
+// through the same resize and centre crop as the frames.
+class BoxTerm : public LossTerm {
+ public:
+  BoxTerm(CamMethod method, std::string layer, PreprocessParams pre)
+      : method_(method), layer_(std::move(layer)), pre_(pre) {}
+  std::string name() const override { return "box"; }
+  std::string activationLayer() const override { return layer_; }
+  at::Tensor compute(const Batch& batch, const Forward& f, torch::jit::Module&) override {
+    if (!f.activation.defined())
+      throw Error(ErrorKind::Internal, "the box loss needs the activation of layer '" + layer_ + "'");
+    if (!batch.split) throw Error(ErrorKind::Internal, "the box loss needs the batch's split (ground truth)");
+    const at::Tensor maps = trueClassMaps(method_, f.logits, f.activation, batch.labels, /*createGraph=*/true);
+    const int64_t n = batch.input.size(0), t = batch.input.size(2);
+    std::vector<at::Tensor> targets;
+    for (int64_t i = 0; i < n; ++i) {
+      const ClipBoxes& cb = boxesOf(*batch.split, batch.clips.at(i));
+      targets.push_back(boxTarget(cb.boxes, cb.actionStart, cb.actionEnd, batch.starts.at(i), t, batch.input.size(3),
+                                  batch.input.size(4), maps.sizes().slice(1)));
+    }
+    const at::Tensor target = at::stack(targets).to(maps.scalar_type());
+    return (normaliseByMax(maps) - normaliseByMax(target)).pow(2).mean();
+  }
+
+ private:
+  struct ClipBoxes {
+    std::vector<Box> boxes;  // per frame, in crop pixels
+    int actionStart = 0, actionEnd = 0;
+  };
+  const ClipBoxes& boxesOf(const SplitData& split, int clip) {
+    auto it = cache_.find(clip);
+    if (it != cache_.end()) return it->second;
+    const ClipRecord& rec = split.clips.at(clip);
+    const ClipTruth truth = readClipTruth(rec.truth);
+    const CropGeometry g = centreCropGeometry(truth.params.width, truth.params.height, pre_);
+    ClipBoxes cb;
+    cb.actionStart = truth.actionStart;
+    cb.actionEnd = truth.actionEnd;
+    for (const Box& box : truth.actorBoxes) cb.boxes.push_back(cropBox(box, g));
+    if (cb.boxes.empty()) throw Error(ErrorKind::Input, rec.truth + ": no actor boxes");
+    return cache_.emplace(clip, std::move(cb)).first->second;
+  }
+
+  CamMethod method_;
+  std::string layer_;
+  PreprocessParams pre_;
+  std::map<int, ClipBoxes> cache_;
+};
+
 }  // namespace
 
-std::vector<std::string> knownLossTerms() { return {"ce", "kd", "exp"}; }
+Box cropBox(const Box& b, const CropGeometry& g) {
+  if (b.empty() || g.sourceWidth <= 0 || g.sourceHeight <= 0) return Box{};
+  const double sx = static_cast<double>(g.resizeWidth) / g.sourceWidth;
+  const double sy = static_cast<double>(g.resizeHeight) / g.sourceHeight;
+  // Outward rounding: every crop pixel the resized object touches.
+  const int x0 = std::max(0, static_cast<int>(std::floor(b.x * sx)) - g.cropX);
+  const int y0 = std::max(0, static_cast<int>(std::floor(b.y * sy)) - g.cropY);
+  const int x1 = std::min(g.cropWidth, static_cast<int>(std::ceil((b.x + b.w) * sx)) - g.cropX);
+  const int y1 = std::min(g.cropHeight, static_cast<int>(std::ceil((b.y + b.h) * sy)) - g.cropY);
+  if (x1 <= x0 || y1 <= y0) return Box{};
+  return Box{x0, y0, x1 - x0, y1 - y0};
+}
+
+at::Tensor boxTarget(const std::vector<Box>& boxes, int actionStart, int actionEnd, int64_t start, int64_t clipLen,
+                     int64_t height, int64_t width, at::IntArrayRef grid) {
+  at::Tensor volume = at::zeros({1, clipLen, height, width}, at::kFloat);
+  if (boxes.empty()) return at::adaptive_avg_pool3d(volume, grid).squeeze(0);
+  for (int64_t k = 0; k < clipLen; ++k) {
+    const int64_t frame = std::min<int64_t>(start + k, static_cast<int64_t>(boxes.size()) - 1);  // padding repeats
+    if (frame < actionStart || frame >= actionEnd) continue;
+    const Box& b = boxes[frame];
+    if (b.empty()) continue;
+    volume[0][k].slice(0, b.y, std::min<int64_t>(height, b.y + b.h)).slice(1, b.x, std::min<int64_t>(width, b.x + b.w)).fill_(1.f);
+  }
+  return at::adaptive_avg_pool3d(volume, grid).squeeze(0);
+}
+
+std::vector<std::string> knownLossTerms() { return {"ce", "kd", "exp", "box"}; }
 
 std::vector<std::unique_ptr<LossTerm>> makeLossTerms(const TrainOptions& o, const LossContext& ctx) {
   std::vector<std::unique_ptr<LossTerm>> terms;
@@ -185,16 +276,14 @@ std::vector<std::unique_ptr<LossTerm>> makeLossTerms(const TrainOptions& o, cons
         throw Error(ErrorKind::Usage, "--kd-temperature must be positive");
       terms.push_back(std::make_unique<DistillationTerm>(needTeacher("kd"), o.kdTemperature));
     } else if (spec.name == "exp") {
-      CamMethod method{};
-      try {
-        method = parseCamMethod(o.expMethod);
-      } catch (const Error& e) {
-        throw Error(ErrorKind::Usage, std::string("--exp-method: ") + e.what());
-      }
+      const CamMethod method = parseExpMethod(o.expMethod);
       auto t = needTeacher("exp");
       t->wantMaps(method, o.teacherLayer);
       const std::string layer = o.expLayer.empty() ? defaultLayerOf(ctx.modelPath, ctx.inputShape, o.threads) : o.expLayer;
       terms.push_back(std::make_unique<ExplanationTerm>(t, method, layer));
+    } else if (spec.name == "box") {
+      const std::string layer = o.expLayer.empty() ? defaultLayerOf(ctx.modelPath, ctx.inputShape, o.threads) : o.expLayer;
+      terms.push_back(std::make_unique<BoxTerm>(parseExpMethod(o.expMethod), layer, o.preprocess));
     } else {
       std::string known;
       for (const auto& n : knownLossTerms()) known += (known.empty() ? "" : ", ") + n;

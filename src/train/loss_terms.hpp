@@ -1,7 +1,8 @@
 // The training loss as a list of weighted terms behind one small interface, so new terms plug
 // in without touching the training loop. Built in: "ce" (cross-entropy), "kd" (knowledge
-// distillation from a teacher's softened outputs) and "exp" (the Grad-CAM++ paper's
-// explanation loss against a teacher's maps). docs/training.md, docs/distill.md.
+// distillation from a teacher's softened outputs), "exp" (the Grad-CAM++ paper's
+// explanation loss against a teacher's maps) and "box" (the model's own map against the ground-truth
+// boxes of the acting object). docs/training.md, docs/distill.md.
 //
 // Private header: includes torch. Only the torch translation units of src/train include it.
 #pragma once
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "explain_video/synth.hpp"
 #include "explain_video/train.hpp"
 #include "train/dataset.hpp"
 
@@ -60,6 +62,15 @@ struct LossContext {
 // (options.teacherPath). Throws ev::Error(Usage) for an unknown name or a missing teacher,
 // Model for an unusable teacher or layer.
 std::vector<std::unique_ptr<LossTerm>> makeLossTerms(const TrainOptions& options, const LossContext& context);
+
+// The "box" term's target, exposed for tests. cropBox maps a box in source-frame pixels through
+// the resize and centre crop of `g` (outward rounding, clipped to the crop; empty if outside).
+// boxTarget rasterises the crop-space boxes of frames start … start+clipLen-1 (frames past the
+// end repeat the last) that lie in [actionStart, actionEnd) into a clipLen×height×width 0/1
+// volume and area-averages it onto `grid` (T'×H'×W'): the share of each cell the actor covers.
+Box cropBox(const Box& box, const CropGeometry& g);
+at::Tensor boxTarget(const std::vector<Box>& boxes, int actionStart, int actionEnd, int64_t start, int64_t clipLen,
+                     int64_t height, int64_t width, at::IntArrayRef grid);
 
 // Names the built-in terms, for help texts and errors.
 std::vector<std::string> knownLossTerms();
