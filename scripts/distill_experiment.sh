@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The distillation experiment of docs/distill.md (the Grad-CAM++ paper's Table 4, on video):
 # a c3d-tiny student trained on a data-limited split (10 clips per class) with each loss, 3
-# seeds each, from the shipped teacher models/c3d_small_synth.pt; test accuracy on the
+# seeds each, from the shipped teacher models/c3d_small_synth_ce.pt (TEACHER=path: another); test accuracy on the
 # benchmark's test split and the pointing game of each student's own Grad-CAM++ maps.
 #
 #   scripts/distill_experiment.sh [WORKDIR]     (default: build/distill-experiment)
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 work=${1:-build/distill-experiment}
 ev=${EV:-$root/build/explain-video}  # EV=path: another build of the CLI
-teacher="$root/models/c3d_small_synth.pt"
+teacher=${TEACHER:-$root/models/c3d_small_synth_ce.pt}
 EPOCHS=${EPOCHS:-20}
 SEEDS=${SEEDS:-"1 2 3"}
 EXP_WEIGHT=${EXP_WEIGHT:-10}

@@ -4,9 +4,13 @@
 // of the frame), and how much more heat the action's frames get than the others.
 //
 // Issue 3 asks for >= 90% pointing and "clearly more" heat inside the action range. The shipped
-// model does not reach 90% (models/c3d_small_synth.md: 60.7% at the default layer over 80
-// clips, 82.9% at pool4); the bounds below are the measured values with a margin, so that a
-// regression in the pipeline or the model shows, and the target stays visible here.
+// model was fine-tuned with the "box" loss (docs/training.md): its own Grad-CAM++ maps were
+// trained towards the actor's boxes on the training split. So what this measures, on clips no
+// training split contains, is that the localisation generalises and that the pipeline carries
+// each window's map back to the right frames and pixels (window placement, upsampling, crop
+// geometry, normalisation); a slip in any of them costs pointing. The cross-entropy-only model
+// (models/c3d_small_synth_ce.pt) points at the actor in only ~60% of the frames: its evidence for
+// a moving object lies where the object ends up in the window (models/c3d_small_synth.md).
 //
 // The number of clips per class defaults to 3; EV_QUALITY_CLIPS_PER_CLASS=N measures more
 // (the model card's numbers come from such a run); EV_QUALITY_LAYER=NAME explains another layer.
@@ -97,12 +101,13 @@ TEST(ExplanationQuality, GradCamPlusPlusFollowsTheActor) {
             << ", heat in/out of the action range = " << q.ratio() << "\n";
   RecordProperty("pointing", std::to_string(q.pointing()));
   RecordProperty("heat_ratio", std::to_string(q.ratio()));
-  EXPECT_GE(q.pointing(), 0.50);  // target 0.90, not met (see above)
-  EXPECT_GE(q.ratio(), 1.15);
+  EXPECT_GE(q.pointing(), 0.90);
+  EXPECT_GE(q.ratio(), 1.5);  // "clearly above" 1
 }
 
-// Grad-CAM is measured and reported alongside (the model card quotes both); it must point at
-// the actor far more often than chance (the dilated box covers roughly 10% of the frame).
+// Grad-CAM is measured and reported alongside (the model card quotes both; the model was trained
+// on Grad-CAM++ maps only); it must point at the actor far more often than chance (the dilated
+// box covers roughly 10% of the frame).
 TEST(ExplanationQuality, GradCamMeasuredAlongside) {
   ASSERT_TRUE(fs::exists(kModel)) << kModel;
   const Quality q = measure(ev::CamMethod::GradCam, clipsPerClass());
@@ -110,5 +115,6 @@ TEST(ExplanationQuality, GradCamMeasuredAlongside) {
             << ", heat in/out of the action range = " << q.ratio() << "\n";
   RecordProperty("pointing", std::to_string(q.pointing()));
   RecordProperty("heat_ratio", std::to_string(q.ratio()));
-  EXPECT_GE(q.pointing(), 0.5);
+  EXPECT_GE(q.pointing(), 0.75);
+  EXPECT_GE(q.ratio(), 1.2);
 }
