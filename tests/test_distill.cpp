@@ -393,3 +393,18 @@ TEST(BoxLoss, UnknownTermsNameTheKnownOnes) {
     EXPECT_STREQ(e.what(), "--loss: unknown loss term 'boxes' (known: ce, kd, exp, box)");
   }
 }
+
+TEST(BoxLoss, TargetBinsPixelsByTheNearestCellCentre) {
+  // 8 pixels onto 2 cells centred at 1 and 3 (not the even 1.5 and 5.5): pixels 0-2 go to cell
+  // 0 (pixel 2 is a tie, which goes to the lower cell), 3-7 to cell 1. A box on pixels 0-1 of
+  // every row and frame covers 2 of cell 0's 3 columns and none of cell 1's.
+  std::vector<Box> boxes(2, Box{0, 0, 2, 8});
+  CellCentres c;
+  c.w = {1, 3};
+  const at::Tensor t = boxTarget(boxes, 0, 2, 0, 2, 8, 8, {1, 1, 2}, c);
+  EXPECT_FLOAT_EQ(t[0][0][0].item<float>(), 2.f / 3.f);
+  EXPECT_FLOAT_EQ(t[0][0][1].item<float>(), 0.f);
+  // Without centres: even halves, 2 of 4 columns.
+  const at::Tensor even = boxTarget(boxes, 0, 2, 0, 2, 8, 8, {1, 1, 2});
+  EXPECT_FLOAT_EQ(even[0][0][0].item<float>(), 0.5f);
+}

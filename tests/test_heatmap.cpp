@@ -114,3 +114,30 @@ TEST(Npy, RoundTripAndHeaderAlignment) {
   w.append(v.data.data(), 1);
   EXPECT_THROW(w.close(), ev::Error);  // promised 2 values, wrote 1
 }
+
+// With cell centres (Model::cellCentres) the interpolation runs between them: cells at 1 and 5
+// of 8 samples; before the first and after the last the end value holds.
+TEST(Heatmap, TrilinearInterpolatesBetweenGivenCellCentres) {
+  ev::Volume w({1, 1, 2});
+  w.data = {0, 1};
+  ev::CellCentres c;
+  c.w = {1, 5};
+  const ev::Volume up = ev::upsampleTrilinear(w, 1, 1, 8, c);
+  const std::vector<float> expect{0, 0, 0.25f, 0.5f, 0.75f, 1, 1, 1};
+  for (int i = 0; i < 8; ++i) EXPECT_FLOAT_EQ(up.data[i], expect[i]) << i;
+  // Uneven spacing, as C3D's padded pool5 has (7.5, 31.5, 63.5, 95.5 of 112).
+  ev::Volume h({1, 4, 1});
+  h.data = {0, 1, 2, 3};
+  ev::CellCentres p;
+  p.h = {7.5, 31.5, 63.5, 95.5};
+  const ev::Volume uh = ev::upsampleTrilinear(h, 1, 112, 1, p);
+  EXPECT_FLOAT_EQ(uh.data[0], 0.f);
+  EXPECT_FLOAT_EQ(uh.data[7], 0.f);                   // up to the first centre: cell 0
+  EXPECT_FLOAT_EQ(uh.data[19], (19 - 7.5f) / 24);     // between 7.5 and 31.5
+  EXPECT_FLOAT_EQ(uh.data[47], 1 + (47 - 31.5f) / 32); // between 31.5 and 63.5
+  EXPECT_FLOAT_EQ(uh.data[111], 3.f);
+  // Centres that do not match the volume's size are ignored: even tiling.
+  ev::CellCentres wrong;
+  wrong.w = {1, 2, 3};
+  EXPECT_EQ(ev::upsampleTrilinear(w, 1, 1, 4, wrong).data, ev::upsampleTrilinear(w, 1, 1, 4).data);
+}

@@ -39,9 +39,10 @@ constexpr double kWinTieTolerance = 1e-6;
 double winPercent(const std::vector<double>& dropA, const std::vector<double>& dropB,
                   double tieTolerance = kWinTieTolerance);
 
-// The explanation map of a window: the CAM volume (T'×H'×W') upsampled trilinearly to T×H×W and
+// The explanation map of a window: the CAM volume (T'×H'×W') upsampled trilinearly to T×H×W
+// between the layer's cell centres (as the explain command draws it; empty: even tiling) and
 // divided by its maximum (an all-zero map stays zero).
-Volume explanationMap(const Volume& cam, int64_t T, int64_t H, int64_t W);
+Volume explanationMap(const Volume& cam, int64_t T, int64_t H, int64_t W, const CellCentres& centres = {});
 
 // The q-quantile (q in [0,1]) of all values of `v`, linear interpolation between the sorted
 // values at position q·(n−1) (NumPy's default). 0 for an empty volume.

@@ -10,9 +10,11 @@
 
 namespace ev {
 
-// Trilinear interpolation T'×H'×W' → T×H×W with PyTorch's align_corners=False convention
-// (half-pixel centres, coordinates clamped at the borders).
-Volume upsampleTrilinear(const Volume& v, int64_t T, int64_t H, int64_t W);
+// Trilinear interpolation T'×H'×W' → T×H×W between cell centres: along each axis, cell i sits
+// at centres.t/h/w[i] of the output's 0..T-1 / 0..H-1 / 0..W-1 (Model::cellCentres); an axis
+// whose centres are missing or do not match the volume's size is tiled evenly, PyTorch's
+// align_corners=False convention. Beyond the outermost centres the end cell's value holds.
+Volume upsampleTrilinear(const Volume& v, int64_t T, int64_t H, int64_t W, const CellCentres& centres = {});
 
 // Puts a crop-space map (cropH×cropW) back onto the source frame (sourceH×sourceW): bilinear
 // through the inverse of resize and crop, zero outside the crop's footprint.

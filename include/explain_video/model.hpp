@@ -51,6 +51,12 @@ class Model {
   void setTargetLayer(const std::string& dottedPath);
   const std::string& targetLayer() const;
 
+  // Where the target layer's cells sit in an input of `inputShape` (N×C×T×H×W), from the
+  // convolutions and poolings between the input and the layer (src/model/layer_geometry.hpp).
+  // Empty, with the reason in *why, when the path holds an op whose geometry is not modelled;
+  // callers then assume the cells tile the input evenly.
+  CellCentres cellCentres(const std::vector<int64_t>& inputShape, std::string* why = nullptr);
+
   // Which part of forward()'s output holds the class scores, for models that return a tuple,
   // list or dict: "" (the default) is the first tensor, depth-first; otherwise a dotted path of
   // tuple/list indices and dict keys, e.g. "1", "logits", "0.scores". A path that does not

@@ -24,4 +24,13 @@ struct Volume {
   const float* ptr() const { return data.data(); }
 };
 
+// Where the cells of a layer's output sit in the model input, per axis (T, H, W): the input
+// coordinate (frame index or crop pixel; sample centres at integers) of every cell's centre, in
+// increasing order. An empty axis means the cells tile the input evenly (PyTorch's
+// align_corners=False convention), the assumption when the geometry is unknown.
+struct CellCentres {
+  std::vector<double> t, h, w;
+  bool empty() const { return t.empty() && h.empty() && w.empty(); }
+};
+
 }  // namespace ev

@@ -192,6 +192,7 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
     me.method = camMethodName(m);
     result.methods.push_back(me);
   }
+  CellCentres centres;
   const Volume* cachedInput = nullptr;
   double cachedY = 0;
   int cls = -1;
@@ -237,6 +238,10 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
         throw Error(ErrorKind::Internal, clip + ": methods disagree on the class or the windows");
       }
       cls = er.classId;
+      if (model.targetLayer() != er.layer) {  // the cell geometry the heatmaps were drawn with
+        model.setTargetLayer(er.layer);
+        centres = model.cellCentres({1, 3, p.windows.clipLen, p.preprocess.cropHeight, p.preprocess.cropWidth});
+      }
 
       MethodEval& me = result.methods[mi];
       for (int64_t w = 0; w < er.windows; ++w) {
@@ -259,7 +264,7 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
         we.Y = softmaxScore(model.predict(input), cls);
         cachedInput = &input;
         cachedY = we.Y;
-        const Volume map = explanationMap(cam, input.shape[2], input.shape[3], input.shape[4]);
+        const Volume map = explanationMap(cam, input.shape[2], input.shape[3], input.shape[4], centres);
         we.O = score(maskInput(input, map, p.preprocess));
         we.drop = relativeDrop(we.Y, we.O);
         for (double theta : result.thetas) {

@@ -91,8 +91,8 @@ double winPercent(const std::vector<double>& dropA, const std::vector<double>& d
   return 100.0 * s / static_cast<double>(dropA.size());
 }
 
-Volume explanationMap(const Volume& cam, int64_t T, int64_t H, int64_t W) {
-  Volume m = upsampleTrilinear(cam, T, H, W);
+Volume explanationMap(const Volume& cam, int64_t T, int64_t H, int64_t W, const CellCentres& centres) {
+  Volume m = upsampleTrilinear(cam, T, H, W, centres);
   const float mx = m.data.empty() ? 0.f : *std::max_element(m.data.begin(), m.data.end());
   for (float& v : m.data) v = mx > 0 ? v / mx : 0.f;
   return m;

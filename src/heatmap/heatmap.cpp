@@ -9,36 +9,47 @@
 namespace ev {
 namespace {
 
-// Linear interpolation taps for resampling n → m samples, align_corners=False.
+// Linear interpolation taps for resampling n cells onto m samples at 0..m-1, the cells centred
+// at `centres` (increasing); empty centres: even tiling, (i + 0.5)·m/n − 0.5 (align_corners=False).
+// Samples before the first centre or after the last take the end cell's value.
 struct Taps {
   std::vector<int64_t> i0, i1;
   std::vector<float> w1;  // weight of i1; i0 gets 1 - w1
 };
 
-Taps linearTaps(int64_t n, int64_t m) {
+Taps linearTaps(int64_t n, int64_t m, const std::vector<double>& given) {
+  std::vector<double> c = given;
+  if (static_cast<int64_t>(c.size()) != n) {
+    c.resize(static_cast<size_t>(n));
+    const double scale = static_cast<double>(m) / static_cast<double>(n);
+    for (int64_t i = 0; i < n; ++i) c[i] = (i + 0.5) * scale - 0.5;
+  }
   Taps t;
   t.i0.resize(m);
   t.i1.resize(m);
   t.w1.resize(m);
-  const double scale = static_cast<double>(n) / static_cast<double>(m);
+  int64_t k = 0;  // c[k] <= x < c[k+1] once x is past c[0]
   for (int64_t j = 0; j < m; ++j) {
-    double x = (j + 0.5) * scale - 0.5;
-    if (x < 0) x = 0;
-    int64_t x0 = std::min<int64_t>(static_cast<int64_t>(std::floor(x)), n - 1);
-    int64_t x1 = std::min<int64_t>(x0 + 1, n - 1);
-    t.i0[j] = x0;
-    t.i1[j] = x1;
-    t.w1[j] = static_cast<float>(x - x0);
+    const double x = static_cast<double>(j);
+    while (k + 1 < n && c[k + 1] <= x) ++k;
+    if (x <= c[0] || k + 1 >= n) {
+      t.i0[j] = t.i1[j] = x <= c[0] ? 0 : n - 1;
+      t.w1[j] = 0.f;
+    } else {
+      t.i0[j] = k;
+      t.i1[j] = k + 1;
+      t.w1[j] = static_cast<float>((x - c[k]) / (c[k + 1] - c[k]));
+    }
   }
   return t;
 }
 
 }  // namespace
 
-Volume upsampleTrilinear(const Volume& v, int64_t T, int64_t H, int64_t W) {
+Volume upsampleTrilinear(const Volume& v, int64_t T, int64_t H, int64_t W, const CellCentres& centres) {
   if (v.shape.size() != 3) throw Error(ErrorKind::Internal, "upsampleTrilinear needs a T×H×W volume");
   const int64_t t0 = v.shape[0], h0 = v.shape[1], w0 = v.shape[2];
-  const Taps tt = linearTaps(t0, T), th = linearTaps(h0, H), tw = linearTaps(w0, W);
+  const Taps tt = linearTaps(t0, T, centres.t), th = linearTaps(h0, H, centres.h), tw = linearTaps(w0, W, centres.w);
   // Separable: time first on the small grid, then H, then W.
   std::vector<float> a(static_cast<size_t>(T * h0 * w0));
   const int64_t hw0 = h0 * w0;

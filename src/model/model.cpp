@@ -11,6 +11,9 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/passes/constant_propagation.h>
+#include <torch/csrc/jit/passes/inliner.h>
+#include <torch/csrc/jit/passes/peephole.h>
 #include <torch/script.h>
 
 #include <algorithm>
@@ -23,6 +26,7 @@
 
 #include "explain_video/error.hpp"
 #include "model/layer_forward.hpp"
+#include "model/layer_geometry.hpp"
 
 namespace ev {
 namespace {
@@ -647,6 +651,60 @@ void Model::setTargetLayer(const std::string& dottedPath) {
 }
 
 const std::string& Model::targetLayer() const { return impl_->target; }
+
+CellCentres Model::cellCentres(const std::vector<int64_t>& inputShape, std::string* why) {
+  std::string reason;
+  if (!why) why = &reason;
+  if (impl_->target.empty()) impl_->fail("no target layer set; call setTargetLayer() first");
+  try {
+    auto g = impl_->forwardGraphCopy();
+    // Fully inlined, so that every convolution and pooling is an aten op; the target's output
+    // is its last top-level call (as capture takes it).
+    // Outputs are registered as they appear: inlining a nested call later replaces the value.
+    std::vector<size_t> slots;
+    inlineCalls(
+        *g, [](const std::string&, const std::string&) { return true; },
+        [&](const std::string& p, const std::string& method, bool topLevel, const std::vector<jit::Value*>& o) {
+          if (p == impl_->target && isForwardName(method) && topLevel && o.size() == 1 && isTensorType(o[0]))
+            slots.push_back(g->registerOutput(o[0]));
+        });
+    if (slots.empty()) {
+      *why = "the layer's call was not found";
+      return {};
+    }
+    // Inline the remaining function calls too (F.max_pool3d, F.relu...): they hold the aten
+    // ops. Then fold "stride is None" branches and the like, so that kernel sizes, strides and
+    // paddings become constants.
+    jit::Inline(*g);
+    jit::PeepholeOptimize(g);
+    jit::ConstantPropagation(g);
+    std::unordered_map<const jit::Node*, int64_t> pos;
+    int64_t i = 0;
+    for (jit::Node* n : g->nodes()) pos[n] = ++i;
+    size_t slot = slots.front();
+    for (size_t s : slots)
+      if (pos[g->outputs().at(s)->node()] > pos[g->outputs().at(slot)->node()]) slot = s;
+    jit::Value* target = g->outputs().at(slot);
+    std::map<std::string, at::Tensor> params;
+    for (const auto& p : impl_->module.named_parameters(/*recurse=*/true)) params[p.name] = p.value;
+    jit::Value* self = g->inputs().at(0);
+    auto weightOf = [&](jit::Value* v) -> at::Tensor {
+      if (auto iv = jit::toIValue(v); iv && iv->isTensor()) return iv->toTensor();  // frozen constant
+      jit::Node* n = v->node();
+      if (n->kind() != c10::prim::GetAttr) return {};
+      auto owner = modulePath(n->input(0), self);
+      if (!owner) return {};
+      auto it = params.find((owner->empty() ? "" : *owner + ".") + n->s(c10::attr::name));
+      return it == params.end() ? at::Tensor() : it->second;
+    };
+    return modelimpl::cellCentresOf(*g, target, weightOf, inputShape, why);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    *why = torchMessage(e);
+    return {};
+  }
+}
 
 void Model::setOutput(const std::string& selector) { impl_->outputSelector = selector; }
 const std::string& Model::output() const { return impl_->outputSelector; }

@@ -102,8 +102,10 @@ ClassChoice resolveClass(const std::string& spec, const std::vector<std::string>
 // frame, averaged over the windows that cover it. Used by the statistics and render passes.
 class FrameHeatSource {
  public:
-  FrameHeatSource(WindowStore& store, const WindowParams& win, const PreprocessParams& pre, Normalize norm)
-      : store_(store), clipLen_(win.clipLen), pre_(pre), norm_(norm), acc_(pre.cropHeight, pre.cropWidth) {
+  FrameHeatSource(WindowStore& store, const WindowParams& win, const PreprocessParams& pre, Normalize norm,
+                  const CellCentres& centres)
+      : store_(store), clipLen_(win.clipLen), pre_(pre), norm_(norm), centres_(centres),
+        acc_(pre.cropHeight, pre.cropWidth) {
     store_.rewind();
     more_ = store_.next(pending_);
   }
@@ -133,7 +135,7 @@ class FrameHeatSource {
       const float m = *std::max_element(cam.data.begin(), cam.data.end());
       for (float& v : cam.data) v = m > 0 ? v / m : 0.f;
     }
-    acc_.add(pending_.frames, upsampleTrilinear(cam, clipLen_, pre_.cropHeight, pre_.cropWidth));
+    acc_.add(pending_.frames, upsampleTrilinear(cam, clipLen_, pre_.cropHeight, pre_.cropWidth, centres_));
     geometry_ = pending_.geometry;
     const double p = pending_.logits.at(0);  // per-class records store the class probability here
     for (int64_t f : pending_.frames) {
@@ -147,6 +149,7 @@ class FrameHeatSource {
   int clipLen_;
   PreprocessParams pre_;
   Normalize norm_;
+  CellCentres centres_;
   HeatmapAccumulator acc_;
   CropGeometry geometry_;
   WindowRecord pending_;
@@ -305,6 +308,9 @@ ExplainResult explainVideo(const ExplainParams& p, const ProgressCallback& progr
   const std::vector<int64_t> inputShape{1, 3, p.windows.clipLen, p.preprocess.cropHeight, p.preprocess.cropWidth};
   result.layer = p.layer.empty() ? model.defaultLayer(inputShape) : p.layer;
   model.setTargetLayer(result.layer);
+  // Where the layer's cells sit in the crop (C3D's padded pool5 does not tile it evenly).
+  std::string geometryNote;
+  const CellCentres centres = model.cellCentres(inputShape, &geometryNote);
   result.secondsSetup = since(tSetup);
 
   auto checkLabels = [&](size_t numClasses) {
@@ -400,7 +406,7 @@ ExplainResult explainVideo(const ExplainParams& p, const ProgressCallback& progr
   std::vector<float> frameMax(static_cast<size_t>(result.frames), 0.f), frameMean(frameMax.size(), 0.f);
   float videoMax = 0.f;
   {
-    FrameHeatSource heat(perClass, p.windows, p.preprocess, p.normalize);
+    FrameHeatSource heat(perClass, p.windows, p.preprocess, p.normalize, centres);
     int64_t f = 0;
     std::vector<float> map;
     double prob = 0;
@@ -431,7 +437,7 @@ ExplainResult explainVideo(const ExplainParams& p, const ProgressCallback& progr
   // ---- pass 4: render ----
   const auto tRender = Clock::now();
   {
-    FrameHeatSource heat(perClass, p.windows, p.preprocess, p.normalize);
+    FrameHeatSource heat(perClass, p.windows, p.preprocess, p.normalize, centres);
     std::unique_ptr<NpyStreamWriter> npy;
     if (npyOut) npy = std::make_unique<NpyStreamWriter>(npyOut->tempPath(), std::vector<int64_t>{result.frames, info.height, info.width});
     std::unique_ptr<VideoReader> reader;
@@ -479,6 +485,10 @@ ExplainResult explainVideo(const ExplainParams& p, const ProgressCallback& progr
                   {"rotation", info.rotation}, {"codec", info.codec}};
     j["model"] = p.model;
     j["layer"] = result.layer;
+    if (centres.empty())
+      j["cell_centres"] = {{"known", false}, {"reason", geometryNote}, {"assumed", "even tiling (align_corners=False)"}};
+    else
+      j["cell_centres"] = {{"known", true}, {"t", centres.t}, {"h", centres.h}, {"w", centres.w}};
     if (!p.modelOutput.empty()) j["model_output"] = p.modelOutput;
     j["method"] = camMethodName(p.method);
     j["normalize"] = normalizeName(p.normalize);

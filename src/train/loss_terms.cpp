@@ -176,13 +176,14 @@ class ExplanationTerm : public LossTerm {
 // Explanation supervision from ground truth ("right for the right reasons"): the model's own map
 // for the true class against the acting object's boxes in the window's action frames. The
 // target is the box volume in crop pixels (0/1, frames outside the action range empty),
-// area-averaged onto the map's T'×H'×W' grid; both are divided by their maximum and the loss is
-// the mean squared difference, as in "exp". Boxes come from each clip's truth JSON, mapped
+// averaged onto the map's T'×H'×W' cells by nearest cell centre (the layer's real geometry, as
+// the heatmaps are drawn); both are divided by their maximum and the loss is the mean squared
+// difference, as in "exp". Boxes come from each clip's truth JSON, mapped
 // through the same resize and centre crop as the frames.
 class BoxTerm : public LossTerm {
  public:
-  BoxTerm(CamMethod method, std::string layer, PreprocessParams pre)
-      : method_(method), layer_(std::move(layer)), pre_(pre) {}
+  BoxTerm(CamMethod method, std::string layer, PreprocessParams pre, CellCentres centres)
+      : method_(method), layer_(std::move(layer)), pre_(pre), centres_(std::move(centres)) {}
   std::string name() const override { return "box"; }
   std::string activationLayer() const override { return layer_; }
   at::Tensor compute(const Batch& batch, const Forward& f, torch::jit::Module&) override {
@@ -195,7 +196,7 @@ class BoxTerm : public LossTerm {
     for (int64_t i = 0; i < n; ++i) {
       const ClipBoxes& cb = boxesOf(*batch.split, batch.clips.at(i));
       targets.push_back(boxTarget(cb.boxes, cb.actionStart, cb.actionEnd, batch.starts.at(i), t, batch.input.size(3),
-                                  batch.input.size(4), maps.sizes().slice(1)));
+                                  batch.input.size(4), maps.sizes().slice(1), centres_));
     }
     const at::Tensor target = at::stack(targets).to(maps.scalar_type());
     return (normaliseByMax(maps) - normaliseByMax(target)).pow(2).mean();
@@ -223,6 +224,7 @@ class BoxTerm : public LossTerm {
   CamMethod method_;
   std::string layer_;
   PreprocessParams pre_;
+  CellCentres centres_;  // where the layer's cells sit in the crop (as the heatmaps are drawn)
   std::map<int, ClipBoxes> cache_;
 };
 
@@ -241,18 +243,41 @@ Box cropBox(const Box& b, const CropGeometry& g) {
   return Box{x0, y0, x1 - x0, y1 - y0};
 }
 
+namespace {
+
+// Nearest-centre binning of `length` samples onto the cells centred at `centres` (even tiling
+// when they do not match `cells`): a cells×length matrix whose row i averages the samples
+// nearest to cell i (ties to the lower cell), the inverse of how the heatmap stage draws them.
+at::Tensor binMatrix(int64_t cells, int64_t length, const std::vector<double>& given) {
+  std::vector<double> c = given;
+  if (static_cast<int64_t>(c.size()) != cells) {
+    c.resize(static_cast<size_t>(cells));
+    for (int64_t i = 0; i < cells; ++i) c[i] = (i + 0.5) * static_cast<double>(length) / cells - 0.5;
+  }
+  at::Tensor m = at::zeros({cells, length}, at::kFloat);
+  auto a = m.accessor<float, 2>();
+  int64_t k = 0;
+  for (int64_t x = 0; x < length; ++x) {
+    while (k + 1 < cells && std::abs(c[k + 1] - x) < std::abs(c[k] - x)) ++k;
+    a[k][x] = 1.f;
+  }
+  return m / m.sum(1, /*keepdim=*/true).clamp_min(1.f);
+}
+
+}  // namespace
+
 at::Tensor boxTarget(const std::vector<Box>& boxes, int actionStart, int actionEnd, int64_t start, int64_t clipLen,
-                     int64_t height, int64_t width, at::IntArrayRef grid) {
-  at::Tensor volume = at::zeros({1, clipLen, height, width}, at::kFloat);
-  if (boxes.empty()) return at::adaptive_avg_pool3d(volume, grid).squeeze(0);
-  for (int64_t k = 0; k < clipLen; ++k) {
+                     int64_t height, int64_t width, at::IntArrayRef grid, const CellCentres& centres) {
+  at::Tensor volume = at::zeros({clipLen, height, width}, at::kFloat);
+  for (int64_t k = 0; k < clipLen && !boxes.empty(); ++k) {
     const int64_t frame = std::min<int64_t>(start + k, static_cast<int64_t>(boxes.size()) - 1);  // padding repeats
     if (frame < actionStart || frame >= actionEnd) continue;
     const Box& b = boxes[frame];
     if (b.empty()) continue;
-    volume[0][k].slice(0, b.y, std::min<int64_t>(height, b.y + b.h)).slice(1, b.x, std::min<int64_t>(width, b.x + b.w)).fill_(1.f);
+    volume[k].slice(0, b.y, std::min<int64_t>(height, b.y + b.h)).slice(1, b.x, std::min<int64_t>(width, b.x + b.w)).fill_(1.f);
   }
-  return at::adaptive_avg_pool3d(volume, grid).squeeze(0);
+  return at::einsum("it,jh,kw,thw->ijk", {binMatrix(grid[0], clipLen, centres.t), binMatrix(grid[1], height, centres.h),
+                                         binMatrix(grid[2], width, centres.w), volume});
 }
 
 std::vector<std::string> knownLossTerms() { return {"ce", "kd", "exp", "box"}; }
@@ -283,7 +308,9 @@ std::vector<std::unique_ptr<LossTerm>> makeLossTerms(const TrainOptions& o, cons
       terms.push_back(std::make_unique<ExplanationTerm>(t, method, layer));
     } else if (spec.name == "box") {
       const std::string layer = o.expLayer.empty() ? defaultLayerOf(ctx.modelPath, ctx.inputShape, o.threads) : o.expLayer;
-      terms.push_back(std::make_unique<BoxTerm>(parseExpMethod(o.expMethod), layer, o.preprocess));
+      Model m(ctx.modelPath, o.threads);
+      m.setTargetLayer(layer);
+      terms.push_back(std::make_unique<BoxTerm>(parseExpMethod(o.expMethod), layer, o.preprocess, m.cellCentres(ctx.inputShape)));
     } else {
       std::string known;
       for (const auto& n : knownLossTerms()) known += (known.empty() ? "" : ", ") + n;

@@ -67,10 +67,12 @@ std::vector<std::unique_ptr<LossTerm>> makeLossTerms(const TrainOptions& options
 // the resize and centre crop of `g` (outward rounding, clipped to the crop; empty if outside).
 // boxTarget rasterises the crop-space boxes of frames start … start+clipLen-1 (frames past the
 // end repeat the last) that lie in [actionStart, actionEnd) into a clipLen×height×width 0/1
-// volume and area-averages it onto `grid` (T'×H'×W'): the share of each cell the actor covers.
+// volume and averages it onto `grid` (T'×H'×W'), each sample going to the cell whose centre
+// (`centres`, Model::cellCentres; even tiling where empty) is nearest: the share of each cell's
+// samples the actor covers.
 Box cropBox(const Box& box, const CropGeometry& g);
 at::Tensor boxTarget(const std::vector<Box>& boxes, int actionStart, int actionEnd, int64_t start, int64_t clipLen,
-                     int64_t height, int64_t width, at::IntArrayRef grid);
+                     int64_t height, int64_t width, at::IntArrayRef grid, const CellCentres& centres = {});
 
 // Names the built-in terms, for help texts and errors.
 std::vector<std::string> knownLossTerms();
