@@ -24,7 +24,6 @@ port's README says its performance was "tested only qualitatively".) C3D's fc6 f
 exactly 16x112x112.
 """
 import argparse
-import importlib.util
 import pathlib
 import sys
 
@@ -37,28 +36,10 @@ PREPROCESSING = ("16 RGB frames, resize 112x200, centre crop 112x112, values 0..
                  "no mean/std (explain-video --preset c3d-sports1m)")
 
 
-def _export_c3d():
-    """scripts/export_c3d.py as a module: the C3D class explain-video uses."""
-    path = pathlib.Path(__file__).resolve().parent / "export_c3d.py"
-    spec = importlib.util.spec_from_file_location("export_c3d", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # works when loaded by path too
+import torchscript_export as _COMMON  # noqa: E402  (scripts/torchscript_export.py)
 
-
-def read_state_dict(path):
-    obj = torch.load(path, map_location="cpu")
-    if isinstance(obj, torch.nn.Module):
-        obj = obj.state_dict()
-    if isinstance(obj, dict):
-        for key in ("state_dict", "model_state_dict", "model"):
-            if key in obj and isinstance(obj[key], dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict) or not all(torch.is_tensor(v) for v in obj.values()):
-        raise SystemExit(f"{path}: not a state_dict (expected a dict of tensors, or a checkpoint holding one "
-                         "under 'state_dict', 'model' or 'model_state_dict')")
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+read_state_dict = _COMMON.read_state_dict
 
 
 def convert(sd, source="state_dict"):
@@ -75,7 +56,7 @@ def convert(sd, source="state_dict"):
     if sd["fc6.weight"].shape[1] != channels[4] * 1 * 4 * 4:
         raise SystemExit(f"{source}: fc6 takes {sd['fc6.weight'].shape[1]} inputs, but pool5 gives "
                          f"{channels[4]}x1x4x4 = {channels[4] * 16} for a 16x112x112 clip: not C3D's layout")
-    model = _export_c3d().C3D(channels=channels, fc=fc, num_classes=classes)
+    model = _COMMON.load_sibling("export_c3d").C3D(channels=channels, fc=fc, num_classes=classes)
     ours = {(RENAME.get(k.split(".")[0], k.split(".")[0]) + "." + k.split(".", 1)[1]): v for k, v in sd.items()}
     model.load_state_dict(ours, strict=True)
     return model.eval()
@@ -84,14 +65,7 @@ def convert(sd, source="state_dict"):
 def export(model, out, traced=False):
     """Saves as TorchScript and checks the reloaded file against the eager model; returns the
     largest absolute logit difference on a random clip."""
-    x = torch.randn(INPUT_SHAPE)
-    with torch.no_grad():
-        exported = torch.jit.trace(model, x) if traced else torch.jit.script(model)
-        exported.save(str(out))
-        err = (torch.jit.load(str(out))(x) - model(x)).abs().max().item()
-    if err > 1e-3:
-        raise SystemExit(f"{out}: the saved model disagrees with the eager one (max |difference| {err:g})")
-    return err
+    return _COMMON.save_checked(model, out, traced, INPUT_SHAPE)
 
 
 def main():

@@ -27,6 +27,7 @@ and std (0.22803, 0.22145, 0.216989). explain-video's `--preset kinetics` is exa
     explain-video clip.mp4 --model r3d_18.pt --preset kinetics --labels models/kinetics400_labels.txt
 """
 import argparse
+import pathlib
 import sys
 
 import torch
@@ -50,20 +51,10 @@ def build(arch, num_classes=KINETICS_CLASSES):
     return getattr(tv_video, arch)(weights=None, num_classes=num_classes)
 
 
-def read_state_dict(path):
-    """A plain state_dict from a torch.save file: bare, or inside a checkpoint dict."""
-    obj = torch.load(path, map_location="cpu")
-    if isinstance(obj, torch.nn.Module):
-        obj = obj.state_dict()
-    if isinstance(obj, dict):
-        for key in ("state_dict", "model_state_dict", "model"):
-            if key in obj and isinstance(obj[key], dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict) or not all(torch.is_tensor(v) for v in obj.values()):
-        raise SystemExit(f"{path}: not a state_dict (expected a dict of tensors, or a checkpoint holding one "
-                         "under 'state_dict', 'model' or 'model_state_dict')")
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # works when loaded by path too
+import torchscript_export as _COMMON  # noqa: E402  (scripts/torchscript_export.py)
+
+read_state_dict = _COMMON.read_state_dict
 
 
 def load_weights(arch, path):
@@ -82,16 +73,7 @@ def load_weights(arch, path):
 def export(model, out, traced=False, trace_shape=(1, 3, 16, 112, 112)):
     """Saves `model` (eval mode) as TorchScript and checks the file against the eager model.
     Returns the largest absolute logit difference on a random clip of `trace_shape`."""
-    model = model.eval()
-    x = torch.randn(trace_shape)
-    with torch.no_grad():
-        exported = torch.jit.trace(model, x) if traced else torch.jit.script(model)
-        exported.save(str(out))
-        reloaded = torch.jit.load(str(out))
-        err = (reloaded(x) - model(x)).abs().max().item()
-    if err > 1e-3:
-        raise SystemExit(f"{out}: the saved model disagrees with the eager one (max |difference| {err:g})")
-    return err
+    return _COMMON.save_checked(model, out, traced, trace_shape)
 
 
 def warn_random(arch):
