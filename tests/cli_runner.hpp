@@ -11,6 +11,13 @@
 
 namespace evtest {
 
+// `s` as one single-quoted shell word (paths with spaces or quotes).
+inline std::string shellQuote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
 struct CliRun {
   int code = -1;
   std::string out, err;

@@ -18,11 +18,7 @@ namespace fs = std::filesystem;
 namespace {
 
 
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+std::string quote(const std::string& s) { return evtest::shellQuote(s); }
 
 
 evtest::CliRun runCli(const std::string& args) {

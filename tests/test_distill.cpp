@@ -46,22 +46,8 @@ Volume toVolume(const at::Tensor& t) {
 const std::string& split() { return evtest::tinyTrainSplit(); }
 
 TrainOptions options(const std::string& name, std::vector<std::string> losses) {
-  TrainOptions o;
-  o.modelPath = model("tiny_student.pt");
+  TrainOptions o = evtest::tinyTrainOptions(model("tiny_student.pt"), name);
   o.teacherPath = model("tiny_teacher.pt");
-  o.trainDir = split();
-  o.outPath = dir() + "/" + name + ".pt";
-  o.checkpointDir = dir() + "/" + name + ".ckpt";
-  o.preprocess.resizeHeight = 36;
-  o.preprocess.resizeWidth = 48;
-  o.preprocess.cropHeight = 32;
-  o.preprocess.cropWidth = 32;
-  o.clipLen = 8;
-  o.batchSize = 4;
-  o.optimizer = "adam";
-  o.lr = 0.003;
-  o.weightDecay = 0.0;
-  o.threads = 1;
   o.losses.clear();
   for (const auto& l : losses) o.losses.push_back(LossSpec{l, 1.0});
   o.expLayer = "conv3";

@@ -290,6 +290,7 @@ TEST(EvalAggregate, MethodsSideBySide) {
   EXPECT_DOUBLE_EQ(a.win.at("gradcam"), 75.0);  // wins window 0, ties window 1
   EXPECT_DOUBLE_EQ(b.win.at("gradcam++"), 25.0);
   EXPECT_EQ(a.thresholdCurve, (std::vector<double>{1, 0.75}));
+  EXPECT_EQ(a.thresholdCurveMedian, (std::vector<double>{1, 0.75}));  // two windows: the middle pair's mean
   EXPECT_EQ(a.deletionCurve, (std::vector<double>{0.65, 0.45, 0.25}));
   EXPECT_DOUBLE_EQ(a.pointing, 75.0);
   EXPECT_DOUBLE_EQ(a.heatInBox, 50.0);
@@ -442,4 +443,29 @@ TEST(EvalCli, ErrorsAreOneLineWithTheRightCode) {
   r = runCli("eval " + d + "/clips --model " + model + kSmall + "--json " + d + "/no/such/dir/e.json -q", d);
   EXPECT_EQ(r.code, 5) << r.err;
   EXPECT_FALSE(fs::exists(d + "/no"));
+}
+
+// One window whose class is absent (Y tiny) has an O/Y in the thousands: it swamps the mean
+// threshold curve, not the median.
+TEST(EvalAggregate, ThresholdCurveMedianIgnoresATinyYOutlier) {
+  ev::EvalResult r;
+  r.thetas = {0, 0.5};
+  ev::MethodEval m;
+  m.method = "gradcam++";
+  for (const auto& th : std::vector<std::vector<double>>{{1.0, 0.9}, {1.2, 0.8}, {5000, 3000}}) {
+    ev::WindowEval x;
+    x.Y = 0.5, x.O = 0.5, x.thresholdConf = th;
+    m.windows.push_back(x);
+  }
+  r.methods = {m};
+  ev::aggregateEval(r);
+  EXPECT_EQ(r.methods[0].thresholdCurveMedian, (std::vector<double>{1.2, 0.9}));
+  EXPECT_NEAR(r.methods[0].thresholdCurve[0], (1 + 1.2 + 5000) / 3, 1e-9);
+  // A fourth window: the median of an even count is the mean of the middle two.
+  ev::WindowEval x;
+  x.Y = 0.5, x.O = 0.5, x.thresholdConf = {1.1, 0.7};
+  r.methods[0].windows.push_back(x);
+  ev::aggregateEval(r);
+  EXPECT_DOUBLE_EQ(r.methods[0].thresholdCurveMedian[0], (1.1 + 1.2) / 2);
+  EXPECT_DOUBLE_EQ(r.methods[0].thresholdCurveMedian[1], (0.8 + 0.9) / 2);
 }

@@ -21,11 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+std::string quote(const std::string& s) { return evtest::shellQuote(s); }
 
 std::string model(const std::string& name) { return quote(std::string(EV_TEST_MODELS_DIR) + "/" + name); }
 std::string source(const std::string& rel) { return std::string(EV_SOURCE_DIR) + "/" + rel; }

@@ -36,29 +36,11 @@ std::string model(const std::string& name) { return std::string(EV_TEST_MODELS_D
 
 const std::string& split() { return evtest::tinyTrainSplit(); }
 
-PreprocessParams smallPreprocess() {
-  PreprocessParams p;
-  p.resizeHeight = 36;
-  p.resizeWidth = 48;
-  p.cropHeight = 32;
-  p.cropWidth = 32;
-  return p;
-}
+PreprocessParams smallPreprocess() { return evtest::tinyPreprocess(); }
 
 TrainOptions baseOptions(const std::string& name) {
-  TrainOptions o;
-  o.modelPath = model("tiny_c3d.pt");
-  o.trainDir = split();
-  o.outPath = dir() + "/" + name + ".pt";
-  o.checkpointDir = dir() + "/" + name + ".ckpt";
-  o.preprocess = smallPreprocess();
-  o.clipLen = 8;
-  o.batchSize = 4;
+  TrainOptions o = evtest::tinyTrainOptions(model("tiny_c3d.pt"), name);
   o.epochs = 2;
-  o.optimizer = "adam";
-  o.lr = 0.003;
-  o.weightDecay = 0.0;
-  o.threads = 1;
   o.seed = 1;
   return o;
 }
@@ -275,6 +257,34 @@ TEST(Train, TracedModelsTrainToo) {
   }
   EXPECT_EQ(r.termNames, std::vector<std::string>{"ce"});
   EXPECT_TRUE(fs::exists(o.outPath));
+}
+
+// A model whose forward() returns {"features", "logits"}: the first tensor is the 5D feature
+// map, so training and accuracy need --output logits (as explain does), and say so without it.
+TEST(Train, OutputSelectsTheLogitsOfADictModel) {
+  TrainOptions o = baseOptions("dict_out");
+  o.modelPath = model("tiny_dict_out.pt");
+  o.epochs = 1;
+  std::string msg;
+  EXPECT_EQ(errorKindOf([&] { trainModel(o); }, &msg), ErrorKind::Model);
+  EXPECT_NE(msg.find("tiny_dict_out.pt: forward() gives a 1\xC3\x97" "32\xC3\x97" "4\xC3\x97" "8\xC3\x97" "8 tensor"),
+            std::string::npos) << msg;
+  EXPECT_NE(msg.find("choose the logits with --output"), std::string::npos) << msg;
+  o.modelOutput = "scores";
+  EXPECT_EQ(errorKindOf([&] { trainModel(o); }, &msg), ErrorKind::Model);
+  EXPECT_NE(msg.find("output 'scores' does not exist: forward()'s output is a dict with keys features, logits"),
+            std::string::npos) << msg;
+  o.modelOutput = "logits";
+  const TrainResult r = trainModel(o);
+  ASSERT_EQ(r.steps.size(), 4u);
+  for (const auto& st : r.steps) EXPECT_TRUE(std::isfinite(st.loss));
+  EvalOptions eo;
+  eo.preprocess = smallPreprocess();
+  eo.clipLen = 8;
+  EXPECT_EQ(errorKindOf([&] { evaluateAccuracy(o.outPath, split(), eo); }), ErrorKind::Model);
+  eo.modelOutput = "logits";
+  const AccuracyReport acc = evaluateAccuracy(o.outPath, split(), eo);
+  EXPECT_EQ(acc.truth.size(), 16u);
 }
 
 TEST(Train, SavedModelLoadsInPythonInEvalMode) {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "explain_video/synth.hpp"
+#include "explain_video/train.hpp"
 
 namespace evtest {
 
@@ -42,6 +43,35 @@ inline const std::string& tinyTrainSplit() {
     return dir + "/data/train";
   }();
   return split;
+}
+
+// The tiny split's input geometry: 64×48 frames resized to 36×48, centre crop 32×32.
+inline ev::PreprocessParams tinyPreprocess() {
+  ev::PreprocessParams p;
+  p.resizeHeight = 36;
+  p.resizeWidth = 48;
+  p.cropHeight = 32;
+  p.cropWidth = 32;
+  return p;
+}
+
+// What the training tests start from: `modelFile` trained on the tiny split with 8-frame
+// windows, batch 4, Adam at 0.003 without weight decay, one thread; output files `name`.pt and
+// `name`.ckpt in processDir().
+inline ev::TrainOptions tinyTrainOptions(const std::string& modelFile, const std::string& name) {
+  ev::TrainOptions o;
+  o.modelPath = modelFile;
+  o.trainDir = tinyTrainSplit();
+  o.outPath = processDir() + "/" + name + ".pt";
+  o.checkpointDir = processDir() + "/" + name + ".ckpt";
+  o.preprocess = tinyPreprocess();
+  o.clipLen = 8;
+  o.batchSize = 4;
+  o.optimizer = "adam";
+  o.lr = 0.003;
+  o.weightDecay = 0.0;
+  o.threads = 1;
+  return o;
 }
 
 }  // namespace evtest

@@ -145,6 +145,9 @@ struct MethodEval {
   double averageDrop = 0, increaseInConfidence = 0;
   std::map<std::string, double> win;      // vs every other method
   std::vector<double> thresholdCurve;     // mean O/Y per θ
+  // Median O/Y per θ: robust where a few windows with a tiny Y (the class absent) give O/Y
+  // ratios in the thousands that swamp the mean.
+  std::vector<double> thresholdCurveMedian;
   std::vector<double> deletionCurve, insertionCurve;  // mean per step
   double deletionAuc = 0, insertionAuc = 0;           // mean of the windows' AUCs
   // Localisation (clips with ground truth), pooled over action frames; heat in range averaged

@@ -40,6 +40,8 @@ struct TrainOptions {
   std::string checkpointDir;  // default: outPath + ".ckpt"
   std::string resumeDir;      // continue from this checkpoint folder
   std::string logPath;        // optional JSON training log, rewritten after every epoch
+  std::string modelOutput;    // which part of forward()'s output holds the logits, as explain's
+                              // --output ("": the first tensor; "1", "logits", "0.scores")
 
   // Input geometry, as in the explain command.
   PreprocessParams preprocess;
@@ -76,6 +78,7 @@ struct TrainOptions {
   std::string expMethod = "gradcam++";// "exp": gradcam++ or gradcam
   std::string expLayer;               // "exp": student layer ("": its default layer)
   std::string teacherLayer;           // "exp": teacher layer ("": its default layer)
+  std::string teacherOutput;          // the teacher's logits in its forward() output (as modelOutput)
   double gradClip = 0.0;        // > 0: clip the global gradient norm to this
 
   uint64_t seed = 1;            // data order, window starts and dropout of every epoch
@@ -146,6 +149,7 @@ struct TrainResult {
 TrainResult trainModel(const TrainOptions& options, const TrainCallback& onEvent = nullptr);
 
 struct EvalOptions {
+  std::string modelOutput;  // the logits in forward()'s output (TrainOptions::modelOutput)
   PreprocessParams preprocess;
   int clipLen = 16;
   int stride = 8;

@@ -104,6 +104,9 @@ int runTraining(int argc, char** argv, bool distill) {
   io.add_options()
       ("help,h", "show this help and exit")
       ("model,m", po::value(&o.modelPath), "initial TorchScript model, input N×3×T×H×W (e.g. scripts/export_c3d.py --arch c3d-small)")
+      ("output", po::value(&o.modelOutput),
+       "for a model whose forward() returns a tuple, list or dict: the element holding the logits, as an index or key, "
+       "dotted when nested (default: the first tensor)")
       ("data,d", po::value(&o.trainDir), "training split folder written by explain-video synth (required)")
       ("val", po::value(&o.valDir), "validation split folder, evaluated after every epoch")
       ("out,o", po::value(&o.outPath), "the trained model (TorchScript, eval mode) (required)")
@@ -143,7 +146,8 @@ int runTraining(int argc, char** argv, bool distill) {
       ("kd-temperature", po::value(&o.kdTemperature)->default_value(o.kdTemperature), "kd: softmax temperature T (the term is T²·KL)")
       ("exp-method", po::value(&o.expMethod)->default_value(o.expMethod), "exp, box: gradcam++ or gradcam maps")
       ("exp-layer", po::value(&o.expLayer), "exp, box: the student's layer (default: its last 5D block, as explain picks)")
-      ("teacher-layer", po::value(&o.teacherLayer), "exp: the teacher's layer (default: its last 5D block)");
+      ("teacher-layer", po::value(&o.teacherLayer), "exp: the teacher's layer (default: its last 5D block)")
+      ("teacher-output", po::value(&o.teacherOutput), "the teacher's logits in its forward() output, as --output");
   po::options_description input("Model input (as in the explain command)");
   pre.add(input, "frames between validation window starts (a clip's class = argmax of the mean logits)");
   po::options_description all(distill ? "explain-video distill: train a student video classifier from a teacher on a synth split"
@@ -249,6 +253,9 @@ int runAccuracy(int argc, char** argv) {
   opts.add_options()
       ("help,h", "show this help and exit")
       ("model,m", po::value(&model), "TorchScript model (required)")
+      ("output", po::value(&eo.modelOutput),
+       "for a model whose forward() returns a tuple, list or dict: the element holding the logits, as an index or key, "
+       "dotted when nested (default: the first tensor)")
       ("data,d", po::value(&data), "split folder written by explain-video synth (required)")
       ("json", po::value(&json), "also write the report as JSON (per class, confusion matrix, per-clip logits)")
       ("batch-size", po::value(&eo.batchSize)->default_value(eo.batchSize), "windows per forward pass")

@@ -295,6 +295,20 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
   return result;
 }
 
+namespace {
+
+// The median of `v` (mean of the middle two for an even count; 0 for none).
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  const size_t h = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(h), v.end());
+  if (v.size() % 2) return v[h];
+  const double upper = v[h];
+  return (*std::max_element(v.begin(), v.begin() + static_cast<long>(h)) + upper) / 2;
+}
+
+}  // namespace
+
 void aggregateEval(EvalResult& r) {
   for (MethodEval& m : r.methods) {
     std::vector<double> Y, O;
@@ -313,6 +327,13 @@ void aggregateEval(EvalResult& r) {
       for (size_t k = 0; k < steps && k < w.insertion.size(); ++k) m.insertionCurve[k] += w.insertion[k];
       dAuc += w.deletionAuc;
       iAuc += w.insertionAuc;
+    }
+    m.thresholdCurveMedian.assign(r.thetas.size(), 0.0);
+    for (size_t k = 0; k < m.thresholdCurveMedian.size(); ++k) {
+      std::vector<double> at;
+      for (const WindowEval& w : m.windows)
+        if (k < w.thresholdConf.size()) at.push_back(w.thresholdConf[k]);
+      m.thresholdCurveMedian[k] = median(at);
     }
     const double n = static_cast<double>(m.windows.size());
     if (n > 0) {

@@ -57,15 +57,22 @@ std::vector<double> stepFractions(size_t n) {
   return x;
 }
 
+// Columns: x, then `curve` per method (headed by the method's name), then, if given, `second`
+// per method (headed "<method>_median").
 std::string curveCsv(const std::string& xName, const std::vector<double>& x, const EvalResult& r,
-                     const std::vector<double> MethodEval::*curve) {
+                     const std::vector<double> MethodEval::*curve,
+                     const std::vector<double> MethodEval::*second = nullptr) {
   std::ostringstream s;
   s << xName;
   for (const auto& m : r.methods) s << "," << csvQuote(m.method);
+  if (second)
+    for (const auto& m : r.methods) s << "," << csvQuote(m.method + "_median");
   s << "\n";
   for (size_t i = 0; i < x.size(); ++i) {
     s << num(x[i]);
     for (const auto& m : r.methods) s << "," << (i < (m.*curve).size() ? num((m.*curve)[i]) : "");
+    if (second)
+      for (const auto& m : r.methods) s << "," << (i < (m.*second).size() ? num((m.*second)[i]) : "");
     s << "\n";
   }
   return s.str();
@@ -266,6 +273,7 @@ void writeEvalJson(const EvalResult& r, const std::string& path) {
     mj["increase_in_confidence"] = m.increaseInConfidence;
     mj["win"] = m.win;
     mj["threshold_curve"] = m.thresholdCurve;
+    mj["threshold_curve_median"] = m.thresholdCurveMedian;
     mj["deletion_curve"] = m.deletionCurve;
     mj["insertion_curve"] = m.insertionCurve;
     mj["deletion_auc"] = p.delSteps > 0 ? nlohmann::json(m.deletionAuc) : nlohmann::json(nullptr);
@@ -390,7 +398,8 @@ void writeEvalCsv(const EvalResult& r, const std::string& dir) {
     writeText(out.path("summary.csv"), s.str());
   }
   if (!r.thetas.empty())
-    writeText(out.path("threshold_curve.csv"), curveCsv("theta", r.thetas, r, &MethodEval::thresholdCurve));
+    writeText(out.path("threshold_curve.csv"),
+              curveCsv("theta", r.thetas, r, &MethodEval::thresholdCurve, &MethodEval::thresholdCurveMedian));
   const size_t steps = r.methods.empty() ? 0 : r.methods[0].deletionCurve.size();
   if (steps > 0) {
     writeText(out.path("deletion.csv"), curveCsv("fraction", stepFractions(steps), r, &MethodEval::deletionCurve));
@@ -408,7 +417,8 @@ void writeEvalPlots(const EvalResult& r, const std::string& dir) {
   };
   if (!r.thetas.empty())
     writeLinePlot(out.path("threshold_curve.png"), "Relative confidence vs map threshold",
-                  "threshold theta (quantile of the map)", "mean O / Y", r.thetas, seriesOf(&MethodEval::thresholdCurve));
+                  "threshold theta (quantile of the map)", "median O / Y over the windows", r.thetas,
+                  seriesOf(&MethodEval::thresholdCurveMedian));
   const size_t steps = r.methods.empty() ? 0 : r.methods[0].deletionCurve.size();
   if (steps > 0) {
     writeLinePlot(out.path("deletion.png"), "Deletion (most salient voxels first)", "fraction of voxels removed",

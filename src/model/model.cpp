@@ -27,6 +27,7 @@
 #include "explain_video/error.hpp"
 #include "model/layer_forward.hpp"
 #include "model/layer_geometry.hpp"
+#include "model/outputs.hpp"
 
 namespace ev {
 namespace {
@@ -260,6 +261,48 @@ enum class CaptureMode {
   throw Error(ErrorKind::Model, path + ": " + msg);
 }
 
+// The tensor `outputSelector` names in forward()'s output (modelimpl::selectOutput).
+at::Tensor selectOutputIn(const c10::IValue& out, const std::string& outputSelector, const std::string& path) {
+  if (outputSelector.empty()) {
+    at::Tensor t = firstTensor(out);
+    if (!t.defined()) failModel(path, "forward() returned no tensor (it returns " + describe(out) + ")");
+    return t;
+  }
+  const c10::IValue* v = &out;
+  std::string walked;
+  for (const std::string& part : splitDotted(outputSelector)) {
+    const std::string here = walked.empty() ? "forward()'s output" : "output '" + walked + "'";
+    const c10::IValue* next = nullptr;
+    if (v->isTuple() || v->isList()) {
+      const size_t n = v->isTuple() ? v->toTupleRef().elements().size() : v->toListRef().size();
+      auto idx = parseIndex(part);
+      if (!idx || *idx >= static_cast<int64_t>(n))
+        failModel(path, "output '" + outputSelector + "' does not exist: " + here + " is " + describe(*v) +
+             "; give an index 0.." + std::to_string(static_cast<int64_t>(n) - 1));
+      next = v->isTuple() ? &v->toTupleRef().elements()[*idx] : &v->toListRef()[*idx];
+    } else if (v->isGenericDict()) {
+      std::string keys;
+      for (const auto& kv : v->toGenericDict()) {
+        if (kv.key().isString() && kv.key().toStringRef() == part) next = &kv.value();
+        if (kv.key().isInt() && parseIndex(part) && kv.key().toInt() == *parseIndex(part)) next = &kv.value();
+        keys += (keys.empty() ? "" : ", ") + (kv.key().isString() ? kv.key().toStringRef()
+                                                                  : std::to_string(kv.key().isInt() ? kv.key().toInt() : 0));
+      }
+      if (!next)
+        failModel(path, "output '" + outputSelector + "' does not exist: " + here + " is a dict with keys " +
+             (keys.empty() ? "(none)" : keys));
+    } else {
+      failModel(path, "output '" + outputSelector + "' does not exist: " + here + " is " + describe(*v) +
+           ", not a tuple, list or dict");
+    }
+    v = next;
+    walked += (walked.empty() ? "" : ".") + part;
+  }
+  if (!v->isTensor())
+    failModel(path, "output '" + outputSelector + "' is " + describe(*v) + ", not a tensor; select one of its elements");
+  return v->toTensor();
+}
+
 std::shared_ptr<jit::Graph> forwardGraphOf(const jit::Module& module, const std::string& path) {
   auto method = module.find_method("forward");
   if (!method) failModel(path, "model has no forward() method");
@@ -366,6 +409,13 @@ std::shared_ptr<jit::GraphFunction> buildCaptureFunction(const jit::Module& modu
 }  // namespace
 
 namespace modelimpl {
+
+std::string torchMessage(const std::exception& e) { return ev::torchMessage(e); }
+std::string describeOutput(const c10::IValue& v) { return describe(v); }
+at::Tensor selectOutput(const c10::IValue& out, const std::string& selector, const std::string& modelPath) {
+  return selectOutputIn(out, selector, modelPath);
+}
+
 std::shared_ptr<torch::jit::GraphFunction> buildLayerForward(const torch::jit::Module& module,
                                                              const std::string& modelPath, const std::string& layer) {
   try {
@@ -395,46 +445,7 @@ struct Model::Impl {
   std::shared_ptr<jit::Graph> forwardGraphCopy() const { return forwardGraphOf(module, path); }
 
   // The tensor setOutput() chose from forward()'s output.
-  at::Tensor selectOutput(const c10::IValue& out) const {
-    if (outputSelector.empty()) {
-      at::Tensor t = firstTensor(out);
-      if (!t.defined()) fail("forward() returned no tensor (it returns " + describe(out) + ")");
-      return t;
-    }
-    const c10::IValue* v = &out;
-    std::string walked;
-    for (const std::string& part : splitDotted(outputSelector)) {
-      const std::string here = walked.empty() ? "forward()'s output" : "output '" + walked + "'";
-      const c10::IValue* next = nullptr;
-      if (v->isTuple() || v->isList()) {
-        const size_t n = v->isTuple() ? v->toTupleRef().elements().size() : v->toListRef().size();
-        auto idx = parseIndex(part);
-        if (!idx || *idx >= static_cast<int64_t>(n))
-          fail("output '" + outputSelector + "' does not exist: " + here + " is " + describe(*v) +
-               "; give an index 0.." + std::to_string(static_cast<int64_t>(n) - 1));
-        next = v->isTuple() ? &v->toTupleRef().elements()[*idx] : &v->toListRef()[*idx];
-      } else if (v->isGenericDict()) {
-        std::string keys;
-        for (const auto& kv : v->toGenericDict()) {
-          if (kv.key().isString() && kv.key().toStringRef() == part) next = &kv.value();
-          if (kv.key().isInt() && parseIndex(part) && kv.key().toInt() == *parseIndex(part)) next = &kv.value();
-          keys += (keys.empty() ? "" : ", ") + (kv.key().isString() ? kv.key().toStringRef()
-                                                                    : std::to_string(kv.key().isInt() ? kv.key().toInt() : 0));
-        }
-        if (!next)
-          fail("output '" + outputSelector + "' does not exist: " + here + " is a dict with keys " +
-               (keys.empty() ? "(none)" : keys));
-      } else {
-        fail("output '" + outputSelector + "' does not exist: " + here + " is " + describe(*v) +
-             ", not a tuple, list or dict");
-      }
-      v = next;
-      walked += (walked.empty() ? "" : ".") + part;
-    }
-    if (!v->isTensor())
-      fail("output '" + outputSelector + "' is " + describe(*v) + ", not a tensor; select one of its elements");
-    return v->toTensor();
-  }
+  at::Tensor selectOutput(const c10::IValue& out) const { return selectOutputIn(out, outputSelector, path); }
 
   at::Tensor logitsOf(const c10::IValue& out) const {
     at::Tensor t = selectOutput(out);

@@ -65,7 +65,8 @@ std::string defaultLayerOf(const std::string& path, const std::vector<int64_t>& 
 // The teacher: eval mode, run once per batch for every term that needs it.
 class Teacher {
  public:
-  Teacher(const std::string& path, const LossContext& ctx, int threads) : path_(path) {
+  Teacher(const std::string& path, const std::string& output, const LossContext& ctx, int threads)
+      : path_(path), output_(output) {
     module_ = loadModule(path);
     module_.eval();
     inputShape_ = ctx.inputShape;
@@ -94,11 +95,11 @@ class Teacher {
         at::AutoGradMode grad(true);
         const auto out = (*forwardWith_)({module_._ivalue(), b.input}).toTuple();
         const at::Tensor act = out->elements().at(0).toTensor();
-        const at::Tensor logits = logitsOf(out->elements().at(1), b.input, path_);
+        const at::Tensor logits = logitsOf(out->elements().at(1), b.input, path_, output_);
         last_ = {logits.detach(), trueClassMaps(method_, logits, act, b.labels, false).detach()};
       } else {
         at::NoGradGuard noGrad;
-        last_ = {forwardLogits(module_, b.input, path_).detach(), at::Tensor()};
+        last_ = {forwardLogits(module_, b.input, path_, output_).detach(), at::Tensor()};
       }
     } catch (const Error&) {
       throw;
@@ -113,6 +114,7 @@ class Teacher {
 
  private:
   std::string path_;
+  std::string output_;  // --teacher-output
   torch::jit::Module module_;
   std::vector<int64_t> inputShape_;
   int threads_ = 0;
@@ -276,8 +278,11 @@ at::Tensor boxTarget(const std::vector<Box>& boxes, int actionStart, int actionE
     if (b.empty()) continue;
     volume[k].slice(0, b.y, std::min<int64_t>(height, b.y + b.h)).slice(1, b.x, std::min<int64_t>(width, b.x + b.w)).fill_(1.f);
   }
-  return at::einsum("it,jh,kw,thw->ijk", {binMatrix(grid[0], clipLen, centres.t), binMatrix(grid[1], height, centres.h),
-                                         binMatrix(grid[2], width, centres.w), volume});
+  // One axis at a time (a single four-operand einsum builds a huge intermediate).
+  const at::Tensor w = at::matmul(volume, binMatrix(grid[2], width, centres.w).t());         // T×H×W'
+  const at::Tensor h = at::matmul(binMatrix(grid[1], height, centres.h), w);                 // T×H'×W'
+  return at::tensordot(binMatrix(grid[0], clipLen, centres.t), h, {1}, {0});                 // T'×H'×W'
+
 }
 
 std::vector<std::string> knownLossTerms() { return {"ce", "kd", "exp", "box"}; }
@@ -288,7 +293,7 @@ std::vector<std::unique_ptr<LossTerm>> makeLossTerms(const TrainOptions& o, cons
   auto needTeacher = [&](const std::string& term) {
     if (o.teacherPath.empty())
       throw Error(ErrorKind::Usage, "--loss " + term + " needs a teacher model (--teacher)");
-    if (!teacher) teacher = std::make_shared<Teacher>(o.teacherPath, ctx, o.threads);
+    if (!teacher) teacher = std::make_shared<Teacher>(o.teacherPath, o.teacherOutput, ctx, o.threads);
     return teacher;
   };
   for (const LossSpec& spec : o.losses) {

@@ -31,6 +31,7 @@ namespace {
 ojson optionsJson(const TrainOptions& o) {
   ojson j;
   j["model"] = o.modelPath;
+  j["output"] = o.modelOutput;
   j["data"] = o.trainDir;
   j["val"] = o.valDir;
   j["out"] = o.outPath;
@@ -68,6 +69,7 @@ ojson optionsJson(const TrainOptions& o) {
   j["exp_method"] = o.expMethod;
   j["exp_layer"] = o.expLayer;
   j["teacher_layer"] = o.teacherLayer;
+  j["teacher_output"] = o.teacherOutput;
   j["grad_clip"] = o.gradClip;
   j["seed"] = o.seed;
   j["threads"] = o.threads;

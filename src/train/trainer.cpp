@@ -41,14 +41,15 @@ void setThreads(int threads) {
 }
 
 // One dry run in eval mode: the model takes 1×3×T×H×W and has one output per class.
-void checkModel(torch::jit::Module& m, const std::string& path, const SplitData& split, int clipLen) {
+void checkModel(torch::jit::Module& m, const std::string& path, const std::string& output, const SplitData& split,
+                int clipLen) {
   at::Tensor logits;
   {
     c10::InferenceMode guard;
     m.eval();
     const at::Tensor x = at::zeros({1, 3, clipLen, split.height, split.width});
     try {
-      logits = forwardLogits(m, x, path);
+      logits = forwardLogits(m, x, path, output);
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {
@@ -76,7 +77,8 @@ at::Tensor makeInput(const SplitData& d, const std::vector<int>& clips, const st
 
 // Mean logits over the windows of windowStarts(frames, {clipLen, stride}) of every clip, in
 // eval mode under inference mode; windows of consecutive clips share forward passes.
-std::vector<std::vector<float>> meanLogits(torch::jit::Module& m, const std::string& path, const SplitData& d,
+std::vector<std::vector<float>> meanLogits(torch::jit::Module& m, const std::string& path, const std::string& output,
+                                           const SplitData& d,
                                            int clipLen, int stride, int batchSize, const Normalisation& norm,
                                            const std::function<void(int, int)>& progress) {
   c10::InferenceMode guard;
@@ -100,7 +102,7 @@ std::vector<std::vector<float>> meanLogits(torch::jit::Module& m, const std::str
     const int b1 = std::min(total, b0 + batchSize);
     std::vector<int> clips(wClip.begin() + b0, wClip.begin() + b1);
     std::vector<int64_t> starts(wStart.begin() + b0, wStart.begin() + b1);
-    const at::Tensor logits = forwardLogits(m, makeInput(d, clips, starts, clipLen, norm), path).to(at::kFloat).contiguous();
+    const at::Tensor logits = forwardLogits(m, makeInput(d, clips, starts, clipLen, norm), path, output).to(at::kFloat).contiguous();
     if (static_cast<size_t>(logits.size(1)) != K)
       throw Error(ErrorKind::Model, path + ": the model has " + std::to_string(logits.size(1)) + " outputs but " + d.dir +
                                         " has " + std::to_string(K) + " classes");
@@ -277,7 +279,7 @@ TrainResult trainModel(const TrainOptions& o, const TrainCallback& onEvent) {
   }
   result.trainClips = static_cast<int>(train.clips.size());
   result.valClips = static_cast<int>(val.clips.size());
-  checkModel(module, modelPath, train, o.clipLen);
+  checkModel(module, modelPath, o.modelOutput, train, o.clipLen);
 
   std::vector<at::Tensor> params;
   for (at::Tensor p : module.parameters()) {
@@ -378,9 +380,9 @@ TrainResult trainModel(const TrainOptions& o, const TrainCallback& onEvent) {
         if (forwardWith) {
           const auto out = (*forwardWith)({module._ivalue(), batch.input}).toTuple();
           f.activation = out->elements().at(0).toTensor();
-          f.logits = logitsOf(out->elements().at(1), batch.input, modelPath);
+          f.logits = logitsOf(out->elements().at(1), batch.input, modelPath, o.modelOutput);
         } else {
-          f.logits = forwardLogits(module, batch.input, modelPath);
+          f.logits = forwardLogits(module, batch.input, modelPath, o.modelOutput);
         }
         logits = f.logits;
         at::Tensor total;
@@ -444,7 +446,7 @@ TrainResult trainModel(const TrainOptions& o, const TrainCallback& onEvent) {
     es.lr = lr;
     if (haveVal) {
       const auto valStart = Clock::now();
-      const auto logits = meanLogits(module, modelPath, val, o.clipLen, o.valStride, o.batchSize, norm, [&](int done, int total) {
+      const auto logits = meanLogits(module, modelPath, o.modelOutput, val, o.clipLen, o.valStride, o.batchSize, norm, [&](int done, int total) {
         TrainEvent e;
         e.kind = TrainEvent::Kind::Validating;
         e.epoch = epoch + 1;
@@ -533,9 +535,9 @@ AccuracyReport evaluateAccuracy(const std::string& modelPath, const std::string&
   setThreads(o.threads);
   torch::jit::Module module = loadModule(modelPath);
   const SplitData data = loadSplit(splitDir, o.preprocess, o.threads);
-  checkModel(module, modelPath, data, o.clipLen);
+  checkModel(module, modelPath, o.modelOutput, data, o.clipLen);
   const Normalisation norm = normalisationOf(o.preprocess);
-  const auto logits = meanLogits(module, modelPath, data, o.clipLen, o.stride, o.batchSize, norm, progress);
+  const auto logits = meanLogits(module, modelPath, o.modelOutput, data, o.clipLen, o.stride, o.batchSize, norm, progress);
 
   AccuracyReport r;
   r.modelPath = modelPath;

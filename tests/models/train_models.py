@@ -5,6 +5,8 @@ average pooling to a 2×4×4 grid (so position and time survive), dropout and a 
 ~26 k parameters, a training step of 4 clips takes milliseconds. Scripted (train/eval mode
 switchable) and traced variants, and a 5-class one for the class-count check.
 """
+from typing import Dict
+
 import torch
 from torch import nn
 
@@ -30,6 +32,20 @@ class TinyC3D(nn.Module):
         return self.fc(self.dropout(x))
 
 
+class TinyDictOut(nn.Module):
+    """TinyC3D whose forward() returns {"features": the conv3 map, "logits": N×8}: the first
+    tensor is not the logits, so training needs --output logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = TinyC3D()
+
+    def forward(self, x) -> Dict[str, torch.Tensor]:
+        n = self.net
+        f = n.relu(n.conv3(n.pool2(n.relu(n.conv2(n.pool1(n.relu(n.conv1(x))))))))
+        return {"features": f, "logits": n.fc(n.dropout(torch.flatten(n.gap(f), 1)))}
+
+
 def make(outdir):
     torch.manual_seed(1234)
     m = TinyC3D().eval()
@@ -37,3 +53,5 @@ def make(outdir):
     torch.jit.trace(m, torch.zeros(1, 3, 8, 32, 32)).save(str(outdir / "tiny_c3d_traced.pt"))
     torch.manual_seed(1234)
     torch.jit.script(TinyC3D(num_classes=5).eval()).save(str(outdir / "tiny_c3d_5classes.pt"))
+    torch.manual_seed(1234)
+    torch.jit.script(TinyDictOut().eval()).save(str(outdir / "tiny_dict_out.pt"))
