@@ -85,6 +85,8 @@ TEST_P(ZooCli, ExplainsAClipEndToEnd) {
   EXPECT_GT(fs::file_size(out), 1000u);
   const auto j = readJson(json);
   EXPECT_EQ(j["layer"], a.layer);
+  // Every zoo architecture's path to its default layer is made of ops whose geometry is known.
+  EXPECT_TRUE(j["cell_centres"]["known"].get<bool>()) << j["cell_centres"].dump();
   EXPECT_EQ(j["video"]["frames"], 20);
   // The class name comes from the shipped label file, at the class id's line.
   const auto labels = readLines(source(a.labels));

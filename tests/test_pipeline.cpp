@@ -150,6 +150,12 @@ TEST(Pipeline, SideOutputsJsonAndRaw) {
   std::ifstream in(p.jsonFile);
   const nlohmann::json j = nlohmann::json::parse(in);
   EXPECT_EQ(j["layer"], "pool");
+  // The pool's cells (kernel 2, stride 2 in space, 1 in time) sit between pixel pairs: 2j+0.5.
+  ASSERT_TRUE(j["cell_centres"]["known"].get<bool>()) << j["cell_centres"].dump();
+  ASSERT_EQ(j["cell_centres"]["h"].size(), 56u);
+  EXPECT_EQ(j["cell_centres"]["h"][0].get<double>(), 0.5);
+  EXPECT_EQ(j["cell_centres"]["w"][55].get<double>(), 110.5);
+  EXPECT_EQ(j["cell_centres"]["t"][15].get<double>(), 15.0);
   EXPECT_EQ(j["class"]["name"], "red");
   ASSERT_EQ(j["windows"].size(), 5u);
   EXPECT_EQ(j["windows"][4]["first_frame"], 29);
