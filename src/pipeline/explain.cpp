@@ -160,6 +160,7 @@ class FrameHeatSource {
 struct Pass1Totals {
   int64_t frames = 0;
   std::vector<double> logitSum;
+  std::vector<int64_t> cellShape;  // T'×H'×W' of the layer's output (the first window's)
   double modelSeconds = 0;
 };
 
@@ -184,6 +185,7 @@ Pass1Totals runWindows(const ExplainParams& p, Model& model, const std::set<int6
       if (cap.activation.shape.size() != 4)
         throw Error(ErrorKind::Model, p.model + ": layer '" + model.targetLayer() + "' output is not 5D (N,C,T,H,W)");
       if (totals.logitSum.empty()) totals.logitSum.assign(cap.logits.size(), 0.0);
+      if (totals.cellShape.empty()) totals.cellShape.assign(cap.activation.shape.begin() + 1, cap.activation.shape.end());
       for (size_t i = 0; i < cap.logits.size(); ++i) totals.logitSum[i] += cap.logits[i];
       WindowRecord r;
       r.index = window.index;
@@ -310,7 +312,7 @@ ExplainResult explainVideo(const ExplainParams& p, const ProgressCallback& progr
   model.setTargetLayer(result.layer);
   // Where the layer's cells sit in the crop (C3D's padded pool5 does not tile it evenly).
   std::string geometryNote;
-  const CellCentres centres = model.cellCentres(inputShape, &geometryNote);
+  CellCentres centres = model.cellCentres(inputShape, &geometryNote);
   result.secondsSetup = since(tSetup);
 
   auto checkLabels = [&](size_t numClasses) {
@@ -335,6 +337,17 @@ ExplainResult explainVideo(const ExplainParams& p, const ProgressCallback& progr
   result.frames = totals.frames;
   result.windows = all.size();
   double modelSeconds = totals.modelSeconds;
+  // The geometry walk must agree with the layer's real output (an op it misread would not).
+  if (!centres.empty() && totals.cellShape.size() == 3 &&
+      (static_cast<int64_t>(centres.t.size()) != totals.cellShape[0] ||
+       static_cast<int64_t>(centres.h.size()) != totals.cellShape[1] ||
+       static_cast<int64_t>(centres.w.size()) != totals.cellShape[2])) {
+    geometryNote = "the graph walk gave " + std::to_string(centres.t.size()) + "x" + std::to_string(centres.h.size()) +
+                   "x" + std::to_string(centres.w.size()) + " cells, the layer outputs " +
+                   std::to_string(totals.cellShape[0]) + "x" + std::to_string(totals.cellShape[1]) + "x" +
+                   std::to_string(totals.cellShape[2]);
+    centres = CellCentres{};
+  }
 
   std::vector<float> meanLogits(totals.logitSum.size());
   for (size_t i = 0; i < meanLogits.size(); ++i) meanLogits[i] = static_cast<float>(totals.logitSum[i] / result.windows);
