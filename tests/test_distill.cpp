@@ -394,3 +394,16 @@ TEST(BoxLoss, TargetBinsPixelsByTheNearestCellCentre) {
   const at::Tensor even = boxTarget(boxes, 0, 2, 0, 2, 8, 8, {1, 1, 2});
   EXPECT_FLOAT_EQ(even[0][0][0].item<float>(), 0.5f);
 }
+
+// The exp term brings the student's map onto the teacher's cells by their centres: a signal
+// known at 0.5 and 2.5 (values 0 and 1) is 0, 0.5 and 1 at 0.5, 1.5 and 2.5, and holds its end
+// values outside (at 0 and 3).
+TEST(Distill, InterpolationBetweenCellCentres) {
+  const at::Tensor m = interpolationMatrix({0.5, 2.5}, {0.0, 0.5, 1.5, 2.5, 3.0});
+  ASSERT_EQ(m.sizes(), (at::IntArrayRef{5, 2}));
+  const at::Tensor v = at::matmul(m, at::tensor({0.0, 1.0}, at::kDouble));
+  const std::vector<double> expect{0, 0, 0.5, 1, 1};
+  for (int i = 0; i < 5; ++i) EXPECT_DOUBLE_EQ(v[i].item<double>(), expect[i]) << i;
+  // One student cell: every teacher cell takes its value.
+  EXPECT_TRUE(at::equal(interpolationMatrix({7.5}, {3.5, 11.5}), at::ones({2, 1}, at::kDouble)));
+}

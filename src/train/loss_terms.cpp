@@ -57,6 +57,13 @@ CamMethod parseExpMethod(const std::string& name) {
   }
 }
 
+// Where `layer`'s cells sit in the model input (empty where unknown).
+CellCentres centresOf(const std::string& path, const std::string& layer, const LossContext& ctx, int threads) {
+  Model m(path, threads);
+  m.setTargetLayer(layer);
+  return m.cellCentres(ctx.inputShape);
+}
+
 std::string defaultLayerOf(const std::string& path, const std::vector<int64_t>& inputShape, int threads) {
   Model m(path, threads);
   return m.defaultLayer(inputShape);
@@ -151,11 +158,13 @@ class DistillationTerm : public LossTerm {
 
 // The explanation loss: ‖ L_s − L_t ‖² between the student's and the teacher's maps for the
 // true class (Grad-CAM++ paper, Sec. 7.1), each divided by its maximum, the student's map
-// resampled (trilinear) to the teacher's T×H×W if they differ; mean over cells and clips.
+// evaluated at the teacher's cell centres if the grids differ; mean over cells and clips.
 class ExplanationTerm : public LossTerm {
  public:
-  ExplanationTerm(std::shared_ptr<Teacher> teacher, CamMethod method, std::string studentLayer)
-      : teacher_(std::move(teacher)), method_(method), layer_(std::move(studentLayer)) {}
+  ExplanationTerm(std::shared_ptr<Teacher> teacher, CamMethod method, std::string studentLayer,
+                  CellCentres studentCentres, CellCentres teacherCentres)
+      : teacher_(std::move(teacher)), method_(method), layer_(std::move(studentLayer)),
+        studentCentres_(std::move(studentCentres)), teacherCentres_(std::move(teacherCentres)) {}
   std::string name() const override { return "exp"; }
   std::string activationLayer() const override { return layer_; }
   at::Tensor compute(const Batch& batch, const Forward& f, torch::jit::Module&) override {
@@ -164,15 +173,35 @@ class ExplanationTerm : public LossTerm {
     at::Tensor target = teacher_->run(batch).second;
     at::Tensor maps = trueClassMaps(method_, f.logits, f.activation, batch.labels, /*createGraph=*/true);
     target = target.to(maps.scalar_type());
-    if (maps.sizes().slice(1) != target.sizes().slice(1))
-      maps = at::upsample_trilinear3d(maps.unsqueeze(1), target.sizes().slice(1), /*align_corners=*/false).squeeze(1);
+    if (maps.sizes().slice(1) != target.sizes().slice(1)) maps = toTeacherGrid(maps, target.sizes().slice(1));
     return (normaliseByMax(maps) - normaliseByMax(target)).pow(2).mean();
   }
 
  private:
+  // The student's maps (N×T×H×W) evaluated at the teacher's cell centres, linearly between the
+  // student's (both from Model::cellCentres, in input pixels); trilinear with align_corners=False
+  // when either geometry is unknown or does not match the maps.
+  at::Tensor toTeacherGrid(const at::Tensor& maps, at::IntArrayRef grid) const {
+    const CellCentres& s = studentCentres_;
+    const CellCentres& t = teacherCentres_;
+    auto fits = [](const CellCentres& c, at::IntArrayRef sizes) {
+      return static_cast<int64_t>(c.t.size()) == sizes[0] && static_cast<int64_t>(c.h.size()) == sizes[1] &&
+             static_cast<int64_t>(c.w.size()) == sizes[2];
+    };
+    if (!fits(s, maps.sizes().slice(1)) || !fits(t, grid))
+      return at::upsample_trilinear3d(maps.unsqueeze(1), grid, /*align_corners=*/false).squeeze(1);
+    const auto opts = at::TensorOptions().dtype(maps.scalar_type());
+    const at::Tensor mt = interpolationMatrix(s.t, t.t).to(opts), mh = interpolationMatrix(s.h, t.h).to(opts),
+                     mw = interpolationMatrix(s.w, t.w).to(opts);
+    at::Tensor x = at::matmul(maps, mw.t());                      // N×T×H×W'
+    x = at::matmul(mh, x);                                        // N×T×H'×W'
+    return at::matmul(x.permute({0, 2, 3, 1}), mt.t()).permute({0, 3, 1, 2}).contiguous();  // N×T'×H'×W'
+  }
+
   std::shared_ptr<Teacher> teacher_;
   CamMethod method_;
   std::string layer_;
+  CellCentres studentCentres_, teacherCentres_;
 };
 
 // Explanation supervision from ground truth ("right for the right reasons"): the model's own map
@@ -268,6 +297,27 @@ at::Tensor binMatrix(int64_t cells, int64_t length, const std::vector<double>& g
 
 }  // namespace
 
+at::Tensor interpolationMatrix(const std::vector<double>& from, const std::vector<double>& to) {
+  const int64_t n = static_cast<int64_t>(from.size()), m = static_cast<int64_t>(to.size());
+  at::Tensor a = at::zeros({m, n}, at::kDouble);
+  auto acc = a.accessor<double, 2>();
+  for (int64_t j = 0; j < m; ++j) {
+    const double x = to[j];
+    if (n == 1 || x <= from[0]) {
+      acc[j][0] = 1;
+    } else if (x >= from[n - 1]) {
+      acc[j][n - 1] = 1;
+    } else {
+      int64_t k = 0;
+      while (from[k + 1] < x) ++k;
+      const double w = (x - from[k]) / (from[k + 1] - from[k]);
+      acc[j][k] = 1 - w;
+      acc[j][k + 1] = w;
+    }
+  }
+  return a;
+}
+
 at::Tensor boxTarget(const std::vector<Box>& boxes, int actionStart, int actionEnd, int64_t start, int64_t clipLen,
                      int64_t height, int64_t width, at::IntArrayRef grid, const CellCentres& centres) {
   at::Tensor volume = at::zeros({clipLen, height, width}, at::kFloat);
@@ -310,12 +360,12 @@ std::vector<std::unique_ptr<LossTerm>> makeLossTerms(const TrainOptions& o, cons
       auto t = needTeacher("exp");
       t->wantMaps(method, o.teacherLayer);
       const std::string layer = o.expLayer.empty() ? defaultLayerOf(ctx.modelPath, ctx.inputShape, o.threads) : o.expLayer;
-      terms.push_back(std::make_unique<ExplanationTerm>(t, method, layer));
+      terms.push_back(std::make_unique<ExplanationTerm>(t, method, layer, centresOf(ctx.modelPath, layer, ctx, o.threads),
+                                                        centresOf(o.teacherPath, t->layer(), ctx, o.threads)));
     } else if (spec.name == "box") {
       const std::string layer = o.expLayer.empty() ? defaultLayerOf(ctx.modelPath, ctx.inputShape, o.threads) : o.expLayer;
-      Model m(ctx.modelPath, o.threads);
-      m.setTargetLayer(layer);
-      terms.push_back(std::make_unique<BoxTerm>(parseExpMethod(o.expMethod), layer, o.preprocess, m.cellCentres(ctx.inputShape)));
+      terms.push_back(std::make_unique<BoxTerm>(parseExpMethod(o.expMethod), layer, o.preprocess,
+                                                centresOf(ctx.modelPath, layer, ctx, o.threads)));
     } else {
       std::string known;
       for (const auto& n : knownLossTerms()) known += (known.empty() ? "" : ", ") + n;

@@ -74,6 +74,11 @@ Box cropBox(const Box& box, const CropGeometry& g);
 at::Tensor boxTarget(const std::vector<Box>& boxes, int actionStart, int actionEnd, int64_t start, int64_t clipLen,
                      int64_t height, int64_t width, at::IntArrayRef grid, const CellCentres& centres = {});
 
+// The "exp" term's resampling of the student's map to the teacher's cells, exposed for tests:
+// the matrix (to.size() × from.size()) that evaluates a signal known at the cell centres `from`
+// (increasing) at the positions `to`, linearly, holding the end values beyond them.
+at::Tensor interpolationMatrix(const std::vector<double>& from, const std::vector<double>& to);
+
 // Names the built-in terms, for help texts and errors.
 std::vector<std::string> knownLossTerms();
 
