@@ -45,8 +45,9 @@ double winPercent(const std::vector<double>& dropA, const std::vector<double>& d
 Volume explanationMap(const Volume& cam, int64_t T, int64_t H, int64_t W, const CellCentres& centres = {});
 
 // The q-quantile (q in [0,1]) of all values of `v`, linear interpolation between the sorted
-// values at position q·(n−1) (NumPy's default). 0 for an empty volume.
+// values at position q·(n−1) (NumPy's default; q = 0.5: the median). 0 for no values.
 double quantile(const Volume& v, double q);
+double quantile(std::vector<double> values, double q);
 
 // The map with values below its θ-quantile set to 0 (values at or above it kept unchanged).
 Volume thresholdMap(const Volume& map, double theta);

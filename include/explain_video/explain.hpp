@@ -49,6 +49,7 @@ using ProgressCallback = std::function<void(const ExplainProgress&)>;
 struct ExplainResult {
   std::string output;        // the MP4 written (empty with noVideo)
   std::string layer;
+  CellCentres cellCentres;   // where the layer's cells were drawn (empty: even tiling)
   int classId = -1;
   std::string className;
   double classScore = 0;     // softmax of the mean logits

@@ -192,7 +192,6 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
     me.method = camMethodName(m);
     result.methods.push_back(me);
   }
-  CellCentres centres;
   const Volume* cachedInput = nullptr;
   double cachedY = 0;
   int cls = -1;
@@ -238,10 +237,6 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
         throw Error(ErrorKind::Internal, clip + ": methods disagree on the class or the windows");
       }
       cls = er.classId;
-      if (model.targetLayer() != er.layer) {  // the cell geometry the heatmaps were drawn with
-        model.setTargetLayer(er.layer);
-        centres = model.cellCentres({1, 3, p.windows.clipLen, p.preprocess.cropHeight, p.preprocess.cropWidth});
-      }
 
       MethodEval& me = result.methods[mi];
       for (int64_t w = 0; w < er.windows; ++w) {
@@ -264,7 +259,7 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
         we.Y = softmaxScore(model.predict(input), cls);
         cachedInput = &input;
         cachedY = we.Y;
-        const Volume map = explanationMap(cam, input.shape[2], input.shape[3], input.shape[4], centres);
+        const Volume map = explanationMap(cam, input.shape[2], input.shape[3], input.shape[4], er.cellCentres);  // as drawn
         we.O = score(maskInput(input, map, p.preprocess));
         we.drop = relativeDrop(we.Y, we.O);
         for (double theta : result.thetas) {
@@ -295,20 +290,6 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
   return result;
 }
 
-namespace {
-
-// The median of `v` (mean of the middle two for an even count; 0 for none).
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  const size_t h = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(h), v.end());
-  if (v.size() % 2) return v[h];
-  const double upper = v[h];
-  return (*std::max_element(v.begin(), v.begin() + static_cast<long>(h)) + upper) / 2;
-}
-
-}  // namespace
-
 void aggregateEval(EvalResult& r) {
   for (MethodEval& m : r.methods) {
     std::vector<double> Y, O;
@@ -333,7 +314,7 @@ void aggregateEval(EvalResult& r) {
       std::vector<double> at;
       for (const WindowEval& w : m.windows)
         if (k < w.thresholdConf.size()) at.push_back(w.thresholdConf[k]);
-      m.thresholdCurveMedian[k] = median(at);
+      m.thresholdCurveMedian[k] = quantile(at, 0.5);
     }
     const double n = static_cast<double>(m.windows.size());
     if (n > 0) {

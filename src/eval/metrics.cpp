@@ -98,9 +98,11 @@ Volume explanationMap(const Volume& cam, int64_t T, int64_t H, int64_t W, const 
   return m;
 }
 
-double quantile(const Volume& v, double q) {
-  if (v.data.empty()) return 0;
-  std::vector<float> s = v.data;
+namespace {
+
+template <class T>
+double quantileOf(std::vector<T> s, double q) {
+  if (s.empty()) return 0;
   std::sort(s.begin(), s.end());
   q = std::clamp(q, 0.0, 1.0);
   const double pos = q * static_cast<double>(s.size() - 1);
@@ -109,6 +111,11 @@ double quantile(const Volume& v, double q) {
   const double f = pos - static_cast<double>(lo);
   return static_cast<double>(s[lo]) + f * (static_cast<double>(s[hi]) - static_cast<double>(s[lo]));
 }
+
+}  // namespace
+
+double quantile(const Volume& v, double q) { return quantileOf(v.data, q); }
+double quantile(std::vector<double> values, double q) { return quantileOf(std::move(values), q); }
 
 Volume thresholdMap(const Volume& map, double theta) {
   const double q = quantile(map, theta);

@@ -348,6 +348,7 @@ ExplainResult explainVideo(const ExplainParams& p, const ProgressCallback& progr
                    std::to_string(totals.cellShape[2]);
     centres = CellCentres{};
   }
+  result.cellCentres = centres;
 
   std::vector<float> meanLogits(totals.logitSum.size());
   for (size_t i = 0; i < meanLogits.size(); ++i) meanLogits[i] = static_cast<float>(totals.logitSum[i] / result.windows);
