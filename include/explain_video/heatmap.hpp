@@ -10,6 +10,18 @@
 
 namespace ev {
 
+// The centres of n cells that tile `length` samples evenly, PyTorch's align_corners=False
+// convention: (i + 0.5)·length/n − 0.5.
+std::vector<double> evenCellCentres(int64_t n, int64_t length);
+
+// Linear interpolation between cells centred at `centres` (increasing), evaluated at x: cells
+// i0 and i1, i1 weighted w1 and i0 1 − w1. Beyond the outermost centres the end cell alone.
+struct LinearTap {
+  int64_t i0 = 0, i1 = 0;
+  double w1 = 0;
+};
+LinearTap linearTap(const std::vector<double>& centres, double x);
+
 // Trilinear interpolation T'×H'×W' → T×H×W between cell centres: along each axis, cell i sits
 // at centres.t/h/w[i] of the output's 0..T-1 / 0..H-1 / 0..W-1 (Model::cellCentres); an axis
 // whose centres are missing or do not match the volume's size is tiled evenly, PyTorch's

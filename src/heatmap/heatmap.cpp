@@ -9,42 +9,44 @@
 namespace ev {
 namespace {
 
-// Linear interpolation taps for resampling n cells onto m samples at 0..m-1, the cells centred
-// at `centres` (increasing); empty centres: even tiling, (i + 0.5)·m/n − 0.5 (align_corners=False).
-// Samples before the first centre or after the last take the end cell's value.
+// Taps for resampling n cells onto m samples at 0..m-1, the cells centred at `given` (even
+// tiling when it does not hold n centres).
 struct Taps {
   std::vector<int64_t> i0, i1;
   std::vector<float> w1;  // weight of i1; i0 gets 1 - w1
 };
 
 Taps linearTaps(int64_t n, int64_t m, const std::vector<double>& given) {
-  std::vector<double> c = given;
-  if (static_cast<int64_t>(c.size()) != n) {
-    c.resize(static_cast<size_t>(n));
-    const double scale = static_cast<double>(m) / static_cast<double>(n);
-    for (int64_t i = 0; i < n; ++i) c[i] = (i + 0.5) * scale - 0.5;
-  }
+  const std::vector<double> c = static_cast<int64_t>(given.size()) == n ? given : evenCellCentres(n, m);
   Taps t;
   t.i0.resize(m);
   t.i1.resize(m);
   t.w1.resize(m);
-  int64_t k = 0;  // c[k] <= x < c[k+1] once x is past c[0]
   for (int64_t j = 0; j < m; ++j) {
-    const double x = static_cast<double>(j);
-    while (k + 1 < n && c[k + 1] <= x) ++k;
-    if (x <= c[0] || k + 1 >= n) {
-      t.i0[j] = t.i1[j] = x <= c[0] ? 0 : n - 1;
-      t.w1[j] = 0.f;
-    } else {
-      t.i0[j] = k;
-      t.i1[j] = k + 1;
-      t.w1[j] = static_cast<float>((x - c[k]) / (c[k + 1] - c[k]));
-    }
+    const LinearTap tap = linearTap(c, static_cast<double>(j));
+    t.i0[j] = tap.i0;
+    t.i1[j] = tap.i1;
+    t.w1[j] = static_cast<float>(tap.w1);
   }
   return t;
 }
 
 }  // namespace
+
+std::vector<double> evenCellCentres(int64_t n, int64_t length) {
+  std::vector<double> c(static_cast<size_t>(std::max<int64_t>(n, 0)));
+  const double scale = static_cast<double>(length) / static_cast<double>(n);
+  for (int64_t i = 0; i < n; ++i) c[i] = (i + 0.5) * scale - 0.5;
+  return c;
+}
+
+LinearTap linearTap(const std::vector<double>& c, double x) {
+  const int64_t n = static_cast<int64_t>(c.size());
+  if (n == 0 || x <= c[0]) return {};
+  if (x >= c[n - 1]) return {n - 1, n - 1, 0.0};
+  const int64_t k = std::upper_bound(c.begin(), c.end(), x) - c.begin() - 1;  // c[k] <= x < c[k+1]
+  return {k, k + 1, (x - c[k]) / (c[k + 1] - c[k])};
+}
 
 Volume upsampleTrilinear(const Volume& v, int64_t T, int64_t H, int64_t W, const CellCentres& centres) {
   if (v.shape.size() != 3) throw Error(ErrorKind::Internal, "upsampleTrilinear needs a T×H×W volume");

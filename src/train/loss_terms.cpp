@@ -9,6 +9,7 @@
 
 #include "cam/cam_tensor.hpp"
 #include "explain_video/error.hpp"
+#include "explain_video/heatmap.hpp"
 #include "explain_video/model.hpp"
 #include "explain_video/synth.hpp"
 #include "model/layer_forward.hpp"
@@ -57,16 +58,20 @@ CamMethod parseExpMethod(const std::string& name) {
   }
 }
 
-// Where `layer`'s cells sit in the model input (empty where unknown).
-CellCentres centresOf(const std::string& path, const std::string& layer, const LossContext& ctx, int threads) {
+// A model's explained layer (`layer`, or its default, as explain picks, when empty) and where
+// its cells sit in the input (empty where unknown); one load of the file.
+struct ResolvedLayer {
+  std::string name;
+  CellCentres centres;
+};
+ResolvedLayer resolveLayer(const std::string& path, const std::string& layer, const std::vector<int64_t>& inputShape,
+                           int threads) {
   Model m(path, threads);
-  m.setTargetLayer(layer);
-  return m.cellCentres(ctx.inputShape);
-}
-
-std::string defaultLayerOf(const std::string& path, const std::vector<int64_t>& inputShape, int threads) {
-  Model m(path, threads);
-  return m.defaultLayer(inputShape);
+  ResolvedLayer r;
+  r.name = layer.empty() ? m.defaultLayer(inputShape) : layer;
+  m.setTargetLayer(r.name);
+  r.centres = m.cellCentres(inputShape);
+  return r;
 }
 
 // The teacher: eval mode, run once per batch for every term that needs it.
@@ -82,13 +87,13 @@ class Teacher {
 
   void wantMaps(CamMethod method, const std::string& layer) {
     method_ = method;
-    layer_ = layer.empty() ? defaultLayerOf(path_, inputShape_, threads_) : layer;
-    forwardWith_ = modelimpl::buildLayerForward(module_, path_, layer_);
+    layer_ = resolveLayer(path_, layer, inputShape_, threads_);
+    forwardWith_ = modelimpl::buildLayerForward(module_, path_, layer_.name);
     // The map needs d(logit)/d(activation); parameters that track gradients keep the
     // activation on the autograd graph (nothing is ever accumulated into them).
     for (at::Tensor p : module_.parameters()) p.requires_grad_(true);
   }
-  const std::string& layer() const { return layer_; }
+  const ResolvedLayer& layer() const { return layer_; }
 
   // Logits N×K and (if wanted) the true-class maps, constants for the student.
   const std::pair<at::Tensor, at::Tensor>& run(const Batch& b) {
@@ -126,7 +131,7 @@ class Teacher {
   std::vector<int64_t> inputShape_;
   int threads_ = 0;
   CamMethod method_ = CamMethod::GradCamPlusPlus;
-  std::string layer_;
+  ResolvedLayer layer_;
   std::shared_ptr<torch::jit::GraphFunction> forwardWith_;
   at::ScalarType dtype_ = at::kFloat;
   const void* lastInput_ = nullptr;
@@ -280,11 +285,7 @@ namespace {
 // when they do not match `cells`): a cells×length matrix whose row i averages the samples
 // nearest to cell i (ties to the lower cell), the inverse of how the heatmap stage draws them.
 at::Tensor binMatrix(int64_t cells, int64_t length, const std::vector<double>& given) {
-  std::vector<double> c = given;
-  if (static_cast<int64_t>(c.size()) != cells) {
-    c.resize(static_cast<size_t>(cells));
-    for (int64_t i = 0; i < cells; ++i) c[i] = (i + 0.5) * static_cast<double>(length) / cells - 0.5;
-  }
+  const std::vector<double> c = static_cast<int64_t>(given.size()) == cells ? given : evenCellCentres(cells, length);
   at::Tensor m = at::zeros({cells, length}, at::kFloat);
   auto a = m.accessor<float, 2>();
   int64_t k = 0;
@@ -298,22 +299,12 @@ at::Tensor binMatrix(int64_t cells, int64_t length, const std::vector<double>& g
 }  // namespace
 
 at::Tensor interpolationMatrix(const std::vector<double>& from, const std::vector<double>& to) {
-  const int64_t n = static_cast<int64_t>(from.size()), m = static_cast<int64_t>(to.size());
-  at::Tensor a = at::zeros({m, n}, at::kDouble);
+  at::Tensor a = at::zeros({static_cast<int64_t>(to.size()), static_cast<int64_t>(from.size())}, at::kDouble);
   auto acc = a.accessor<double, 2>();
-  for (int64_t j = 0; j < m; ++j) {
-    const double x = to[j];
-    if (n == 1 || x <= from[0]) {
-      acc[j][0] = 1;
-    } else if (x >= from[n - 1]) {
-      acc[j][n - 1] = 1;
-    } else {
-      int64_t k = 0;
-      while (from[k + 1] < x) ++k;
-      const double w = (x - from[k]) / (from[k + 1] - from[k]);
-      acc[j][k] = 1 - w;
-      acc[j][k + 1] = w;
-    }
+  for (size_t j = 0; j < to.size(); ++j) {
+    const LinearTap tap = linearTap(from, to[j]);  // as the heatmap stage interpolates
+    acc[j][tap.i0] += 1 - tap.w1;
+    acc[j][tap.i1] += tap.w1;
   }
   return a;
 }
@@ -359,13 +350,11 @@ std::vector<std::unique_ptr<LossTerm>> makeLossTerms(const TrainOptions& o, cons
       const CamMethod method = parseExpMethod(o.expMethod);
       auto t = needTeacher("exp");
       t->wantMaps(method, o.teacherLayer);
-      const std::string layer = o.expLayer.empty() ? defaultLayerOf(ctx.modelPath, ctx.inputShape, o.threads) : o.expLayer;
-      terms.push_back(std::make_unique<ExplanationTerm>(t, method, layer, centresOf(ctx.modelPath, layer, ctx, o.threads),
-                                                        centresOf(o.teacherPath, t->layer(), ctx, o.threads)));
+      const ResolvedLayer student = resolveLayer(ctx.modelPath, o.expLayer, ctx.inputShape, o.threads);
+      terms.push_back(std::make_unique<ExplanationTerm>(t, method, student.name, student.centres, t->layer().centres));
     } else if (spec.name == "box") {
-      const std::string layer = o.expLayer.empty() ? defaultLayerOf(ctx.modelPath, ctx.inputShape, o.threads) : o.expLayer;
-      terms.push_back(std::make_unique<BoxTerm>(parseExpMethod(o.expMethod), layer, o.preprocess,
-                                                centresOf(ctx.modelPath, layer, ctx, o.threads)));
+      const ResolvedLayer layer = resolveLayer(ctx.modelPath, o.expLayer, ctx.inputShape, o.threads);
+      terms.push_back(std::make_unique<BoxTerm>(parseExpMethod(o.expMethod), layer.name, o.preprocess, layer.centres));
     } else {
       std::string known;
       for (const auto& n : knownLossTerms()) known += (known.empty() ? "" : ", ") + n;
