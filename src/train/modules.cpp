@@ -2,10 +2,7 @@
 // forward pass.
 #include "train/modules.hpp"
 
-#include <cstring>
 #include <filesystem>
-#include <sstream>
-#include <vector>
 
 #include "explain_video/error.hpp"
 
