@@ -11,6 +11,8 @@
 #include <fstream>
 
 #include "cli_runner.hpp"
+#include "explain_video/cam.hpp"
+#include "explain_video/video.hpp"
 #include "synthetic_clip.hpp"
 
 namespace fs = std::filesystem;
@@ -103,6 +105,30 @@ TEST(Cli, ExplainsAClipEndToEnd) {
   fs::remove(dir() + "/good.npy");
 }
 
+// Several methods on the command line: one side-by-side video, a warning for each method the
+// model cannot run under `all`, tagged side outputs.
+TEST(Cli, SeveralMethodsGiveOneSideBySideVideo) {
+  const std::string out = dir() + "/multi.mp4";
+  evtest::CliRun r = runCli(quote(goodClip()) + " -m " + quote(model("red_detector.pt")) + " --method gradcam++,layercam -o " +
+                            quote(out) + " --save-heatmaps " + quote(dir() + "/multi.npy") + " -q");
+  ASSERT_EQ(r.code, 0) << r.err;
+  ev::VideoReader v(out);
+  EXPECT_EQ(v.info().width, 3 * 320);
+  EXPECT_EQ(v.info().height, 240);
+  EXPECT_TRUE(fs::exists(dir() + "/multi.gradcam++.npy"));
+  EXPECT_TRUE(fs::exists(dir() + "/multi.layercam.npy"));
+  EXPECT_FALSE(fs::exists(dir() + "/multi.npy"));
+  for (const char* f : {"/multi.mp4", "/multi.gradcam++.npy", "/multi.layercam.npy"}) fs::remove(dir() + f);
+  // `all` on C3D: cam is left out, with one warning line saying why.
+  r = runCli(quote(goodClip()) + " -m " + quote(std::string(EV_SOURCE_DIR) + "/models/c3d_small_synth.pt") +
+             " --method all -o " + quote(out) + " -q");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("explain-video: warning: " + goodClip() + ": cam skipped: cam needs layer 'pool5'"),
+            std::string::npos) << r.err;
+  EXPECT_EQ(ev::VideoReader(out).info().width, 3 * 320);  // 8 panels and the input: 3×3
+  fs::remove(out);
+}
+
 TEST(Cli, QuietPrintsOnlyTheSummary) {
   const std::string out = dir() + "/quiet.mp4";
   const evtest::CliRun r = runCli(quote(goodClip()) + " -m " + quote(model("red_detector.pt")) + " -o " + quote(out) + " -q");
@@ -128,6 +154,11 @@ TEST(Cli, HelpAndVersion) {
                            "--out", "--save-heatmaps", "--json", "--save-raw", "--quiet", "--preset", "--output",
                            "--x264-preset", "--scale"})
     EXPECT_NE(h.out.find(flag), std::string::npos) << flag;
+  // The method list is the registry's, with each method's paper.
+  for (const auto& i : ev::camMethods()) {
+    EXPECT_NE(h.out.find("  " + i.name + " "), std::string::npos) << i.name;
+    EXPECT_NE(h.out.find(i.reference), std::string::npos) << i.reference;
+  }
   EXPECT_EQ(runCli("--version").code, 0);
 }
 
@@ -159,7 +190,16 @@ TEST(Cli, BadInputs) {
   expectFailure(clip + m + " --layer features.conv9" + out, 4, {"features.conv9", "does not exist"});
   expectFailure(clip + m + " --layer fc" + out, 4, {"'fc'", "5D"});
   expectFailure(clip + m + " --class 7" + out, 4, {"class id 7 out of range", "2 classes"});
-  expectFailure(clip + m + " --method scorecam" + out, 2, {"unknown method 'scorecam'"});
+  {
+    // An unknown method lists every registered one.
+    std::vector<std::string> phrases{"unknown method 'scorecam'", "registered methods are"};
+    for (const auto& n : ev::camMethodNames()) phrases.push_back(n);
+    expectFailure(clip + m + " --method scorecam" + out, 2, phrases);
+    expectFailure(clip + m + " --method gradcam,gradcam" + out, 2, {"--method lists gradcam twice"});
+  }
+  expectFailure(clip + " --model " + quote(std::string(EV_SOURCE_DIR) + "/models/c3d_small_synth.pt") +
+                    " --method cam" + out, 4, {"c3d_small_synth.pt", "cam needs layer 'pool5'", "flatten, linear"});
+  expectFailure(clip + m + " --class 0,0" + out, 2, {"--class lists class 0 twice"});
   expectFailure(clip + m + " -o " + quote(dir() + "/no/such/dir/out.mp4"), 5, {"no/such/dir", "does not exist"});
   expectFailure(clip + m + " -o /proc/explained.mp4", 5, {"/proc/explained.mp4", "cannot write"});
   expectFailure(clip + m + " --json " + quote(dir() + "/nodir/x.json") + out, 5, {"nodir"});

@@ -14,7 +14,7 @@
 
 #include <torch/optim/adam.h>
 
-#include "cam/cam_tensor.hpp"
+#include "cam/method.hpp"
 #include "cli_runner.hpp"
 #include "tiny_split.hpp"
 #include "explain_video/cam.hpp"
@@ -22,9 +22,8 @@
 #include "explain_video/synth.hpp"
 #include "explain_video/train.hpp"
 #include "explain_video/volume.hpp"
-#include "model/layer_forward.hpp"
+#include "model/script_model.hpp"
 #include "train/loss_terms.hpp"
-#include "train/modules.hpp"
 
 namespace fs = std::filesystem;
 using namespace ev;
@@ -35,13 +34,6 @@ namespace {
 const std::string& dir() { return evtest::processDir(); }
 
 std::string model(const std::string& name) { return std::string(EV_TEST_MODELS_DIR) + "/" + name; }
-
-Volume toVolume(const at::Tensor& t) {
-  at::Tensor c = t.to(at::kFloat).contiguous();
-  Volume v(std::vector<int64_t>(c.sizes().begin(), c.sizes().end()));
-  std::copy(c.data_ptr<float>(), c.data_ptr<float>() + c.numel(), v.data.begin());
-  return v;
-}
 
 const std::string& split() { return evtest::tinyTrainSplit(); }
 
@@ -62,16 +54,23 @@ struct Student {
   torch::jit::Module module;
   std::shared_ptr<torch::jit::GraphFunction> fn;
   explicit Student(const std::string& path, at::ScalarType dtype = at::kFloat) {
-    module = loadModule(path);
+    modelimpl::ScriptModel sm = modelimpl::ScriptModel::load(path);
+    module = sm.module();
     module.to(dtype);
     module.train(true);
-    fn = modelimpl::buildLayerForward(module, path, "conv3");
+    fn = sm.layerForward("conv3");
   }
   Forward run(const at::Tensor& x) {
     const auto out = (*fn)({module._ivalue(), x}).toTuple();
     return Forward{out->elements().at(1).toTensor(), out->elements().at(0).toTensor()};
   }
 };
+
+// The loss terms of `o` for the student file o.modelPath, as the trainer builds them.
+std::vector<std::unique_ptr<LossTerm>> termsFor(const TrainOptions& o) {
+  modelimpl::ScriptModel m = modelimpl::ScriptModel::load(o.modelPath);
+  return makeLossTerms(o, LossContext{&m, kInput});
+}
 
 Batch batchOf(const at::Tensor& x, std::vector<int64_t> labels) {
   Batch b;
@@ -86,32 +85,16 @@ Batch batchOf(const at::Tensor& x, std::vector<int64_t> labels) {
 
 // ---- differentiable maps ----
 
-TEST(CamTensor, SameMapsAsTheVolumeImplementation) {
-  at::manual_seed(7);
-  at::Tensor a = at::randn({2, 5, 3, 4, 6});
-  at::Tensor g = at::randn({2, 5, 3, 4, 6});
-  g.index_put_({0, 1}, 0.0);             // a channel with no gradient
-  g.index_put_({1, 2}, -at::rand({3, 4, 6}));  // a channel with only negative gradients
-  a.index_put_({1, 3}, at::rand({3, 4, 6}));
-  for (CamMethod m : {CamMethod::GradCam, CamMethod::GradCamPlusPlus}) {
-    // Double precision here; the reference sums in double and keeps float weights.
-    const at::Tensor maps = camimpl::camMaps(m, a.to(at::kDouble), g.to(at::kDouble));
-    ASSERT_EQ(maps.sizes(), (std::vector<int64_t>{2, 3, 4, 6}));
-    for (int64_t n = 0; n < 2; ++n) {
-      const Volume ref = computeCam(m, toVolume(a[n]), toVolume(g[n]));
-      const Volume got = toVolume(maps[n]);
-      for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(got.data[i], ref.data[i], 2e-6 * (1 + std::abs(ref.data[i])));
-    }
-  }
-}
-
 TEST(CamTensor, ZeroDenominatorsGiveZeroAlphaAndFiniteSecondOrderGradients) {
   // Channel 0: Σ A = -2 and g = 1 → 2g² + ΣA·g³ = 0, alpha is 0 by definition.
   at::Tensor a = at::zeros({1, 2, 1, 1, 2}, at::kDouble);
   a.index_put_({0, 0, 0, 0, 0}, -2.0);
   a.index_put_({0, 1}, 1.0);
   at::Tensor g = at::ones({1, 2, 1, 1, 2}, at::kDouble).requires_grad_(true);
-  const at::Tensor maps = camimpl::camMaps(CamMethod::GradCamPlusPlus, a, g);
+  camimpl::MethodInputs in;
+  in.activation = a;
+  in.gradient = g;
+  const at::Tensor maps = camimpl::findMethod("gradcam++").maps(in, nullptr);
   // Channel 1: ΣA = 2, alpha = 1/(2+2) per cell, w = 2 · 1/4 = 0.5; channel 0 contributes 0.
   EXPECT_NEAR(maps[0][0][0][0].item<double>(), 0.5, 1e-12);
   EXPECT_NEAR(maps[0][0][0][1].item<double>(), 0.5, 1e-12);
@@ -124,7 +107,7 @@ TEST(CamTensor, ZeroDenominatorsGiveZeroAlphaAndFiniteSecondOrderGradients) {
 TEST(Distill, ExplanationLossGradientMatchesFiniteDifferences) {
   // Double precision end to end: the student, the teacher (converted by the term) and the input.
   TrainOptions o = options("fd", {"exp"});
-  auto terms = makeLossTerms(o, LossContext{o.modelPath, kInput});
+  auto terms = termsFor(o);
   ASSERT_EQ(terms.size(), 1u);
   EXPECT_EQ(terms[0]->activationLayer(), "conv3");
   Student s(o.modelPath, at::kDouble);
@@ -171,7 +154,7 @@ TEST(Distill, LossesAreZeroWhenStudentAndTeacherAreTheSameNetwork) {
     TrainOptions o = options("same", {"exp", "kd"});
     o.modelPath = o.teacherPath;  // the student is the teacher
     o.expMethod = method;
-    auto terms = makeLossTerms(o, LossContext{o.modelPath, kInput});
+    auto terms = termsFor(o);
     Student s(o.modelPath);
     at::manual_seed(5);
     const Batch b = batchOf(at::randn({3, 3, 8, 32, 32}), {0, 3, 7});
@@ -189,14 +172,14 @@ TEST(Distill, LossesAreZeroWhenStudentAndTeacherAreTheSameNetwork) {
 TEST(Distill, DistillationTermIsTemperatureScaledKl) {
   TrainOptions o = options("kd", {"kd"});
   o.kdTemperature = 2.0;
-  auto terms = makeLossTerms(o, LossContext{o.modelPath, kInput});
+  auto terms = termsFor(o);
   Student s(o.modelPath);
   at::manual_seed(9);
   const Batch b = batchOf(at::randn({2, 3, 8, 32, 32}), {1, 4});
   const Forward f = s.run(b.input);
   const double got = terms[0]->compute(b, f, s.module).item<double>();
   // By hand from both networks' logits.
-  torch::jit::Module t = loadModule(o.teacherPath);
+  torch::jit::Module t = modelimpl::ScriptModel::load(o.teacherPath).module();
   t.eval();
   const at::Tensor tl = t.forward({b.input}).toTensor().to(at::kDouble);
   const at::Tensor sl = f.logits.detach().to(at::kDouble);
@@ -222,7 +205,7 @@ TEST(Distill, EveryLossFallsInAFewSteps) {
     std::string name;
     for (const auto& l : losses) name += (name.empty() ? "" : "+") + l;
     TrainOptions o = options("fall", losses);
-    auto terms = makeLossTerms(o, LossContext{o.modelPath, kInput});
+    auto terms = termsFor(o);
     Student s(o.modelPath);
     std::vector<at::Tensor> params;
     for (at::Tensor p : s.module.parameters()) params.push_back(p);
@@ -284,7 +267,7 @@ TEST(Distill, BadOptionsGiveClearErrors) {
                               " --loss exp needs a teacher model (--teacher)");
   o = options("bad", {"kd"});
   o.teacherPath = dir() + "/missing.pt";
-  EXPECT_NE(messageOf(o).find("missing.pt: no such model file"), std::string::npos) << messageOf(o);
+  EXPECT_NE(messageOf(o).find("missing.pt: file does not exist"), std::string::npos) << messageOf(o);
   o = options("bad", {"exp"});
   o.expMethod = "smoothgrad";
   EXPECT_NE(messageOf(o).find("--exp-method: unknown method 'smoothgrad'"), std::string::npos) << messageOf(o);
@@ -372,7 +355,7 @@ TEST(BoxLoss, TrainingOnTheBoxesBringsTheMapsOntoTheActor) {
 TEST(BoxLoss, UnknownTermsNameTheKnownOnes) {
   TrainOptions o = options("unknown", {"ce", "boxes"});
   try {
-    makeLossTerms(o, LossContext{o.modelPath, kInput});
+    termsFor(o);
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::Usage);

@@ -469,3 +469,28 @@ TEST(EvalAggregate, ThresholdCurveMedianIgnoresATinyYOutlier) {
   EXPECT_DOUBLE_EQ(r.methods[0].thresholdCurveMedian[0], (1.1 + 1.2) / 2);
   EXPECT_DOUBLE_EQ(r.methods[0].thresholdCurveMedian[1], (0.8 + 0.9) / 2);
 }
+
+// Every registered method in one eval run (one capture per window for all of them): each gets
+// its metrics and a Win % against every other, and the two default methods score exactly as
+// in a run of just those two.
+TEST(EvalCli, EveryRegisteredMethodInOneRun) {
+  const std::string d = makeClips();
+  const std::string model = std::string(EV_TEST_MODELS_DIR) + "/red_detector.pt";
+  const std::string flags = kSmall + " --curve-steps 3 --del-steps 2 -q --json ";
+  evtest::CliRun r = runCli("eval " + d + "/clips --model " + model + flags + d + "/all.json --methods all", d);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = runCli("eval " + d + "/clips --model " + model + flags + d + "/two.json", d);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream fa(d + "/all.json"), ft(d + "/two.json");
+  const nlohmann::json all = nlohmann::json::parse(fa), two = nlohmann::json::parse(ft);
+  const auto& s = all.at("summary");
+  for (const std::string& m : ev::camMethodNames()) {
+    ASSERT_TRUE(s.contains(m)) << m;
+    for (const std::string& other : ev::camMethodNames())
+      if (other != m) EXPECT_TRUE(s.at(m).at("win").contains(other)) << m << " vs " << other;
+    EXPECT_GE(s.at(m).at("localization").at("pointing").get<double>(), 80.0) << m;
+  }
+  for (const char* m : {"gradcam++", "gradcam"})
+    for (const char* k : {"average_drop", "increase_in_confidence", "deletion_auc", "insertion_auc"})
+      EXPECT_DOUBLE_EQ(s.at(m).at(k).get<double>(), two.at("summary").at(m).at(k).get<double>()) << m << " " << k;
+}

@@ -4,10 +4,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "explain_video/cam.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/explain.hpp"
 #include "explain_video/npy.hpp"
@@ -78,9 +80,10 @@ class PipelineMethods : public ::testing::TestWithParam<std::tuple<std::string, 
 
 TEST_P(PipelineMethods, HeatFollowsTheRedSquareFrameByFrame) {
   const auto [method, modelFile] = GetParam();
-  const std::string tag = "follow_" + std::string(method == "gradcam" ? "gc" : "gcpp") + "_" + modelFile;
+  std::string tag = "follow_" + method + "_" + modelFile;
+  std::replace(tag.begin(), tag.end(), '+', 'P');
   ev::ExplainParams p = baseParams(tag);
-  p.method = ev::parseCamMethod(method);
+  p.methods = {method};
   p.model = model(modelFile);
   const ev::ExplainResult r = ev::explainVideo(p);
   const auto& spec = squareClip().spec;
@@ -106,9 +109,16 @@ TEST_P(PipelineMethods, HeatFollowsTheRedSquareFrameByFrame) {
   EXPECT_EQ(n, spec.frames);
 }
 
+// Every registered method, on the scripted and the traced detector (its pool is followed by
+// global average pooling and a linear layer, so cam applies too).
 INSTANTIATE_TEST_SUITE_P(Pipeline, PipelineMethods,
-                         ::testing::Combine(::testing::Values("gradcam++", "gradcam"),
-                                            ::testing::Values("red_detector.pt", "red_detector_traced.pt")));
+                         ::testing::Combine(::testing::ValuesIn(ev::camMethodNames()),
+                                            ::testing::Values("red_detector.pt", "red_detector_traced.pt")),
+                         [](const auto& i) {
+                           std::string s = std::get<0>(i.param) + "_" + std::get<1>(i.param);
+                           for (char& c : s) c = std::isalnum(static_cast<unsigned char>(c)) ? c : c == '+' ? 'P' : '_';
+                           return s;
+                         });
 
 // Negative control: the same run with the channels swapped puts the peak on the blue
 // distractor, so the frame-level test above would catch an RGB/BGR mix-up.

@@ -1,5 +1,13 @@
-// Stage 4: class activation maps from one layer's activation and gradient, over T×H×W.
+// Stage 4: class activation maps from one layer's activation (and gradient) over T×H×W.
+//
+// Every method is registered once (src/cam/registry.cpp) with its name, a one-line summary,
+// its source paper, what it needs and what it costs; the CLI's --method, its help, the README
+// table and the tests enumerate this registry. A method is one function from its inputs to a
+// T'×H'×W' map, written once with tensor operations (src/cam/methods/): the same definition
+// serves the explain pipeline (here, in double precision) and the differentiable explanation
+// loss of `distill`/`train`.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -7,20 +15,54 @@
 
 namespace ev {
 
-enum class CamMethod {
-  GradCam,          // w_k = mean over (t,i,j) of g
-  GradCamPlusPlus,  // w_k = Σ α·relu(g), α = g² / (2g² + (Σ_{t,a,b} A^k)·g³), α = 0 where 0/0
+// What a method needs per window and class, besides the model's forward pass.
+enum CamNeed : unsigned {
+  kNeedActivation = 1u << 0,        // the layer's activation A (C×T'×H'×W')
+  kNeedGradient = 1u << 1,          // g = ∂S^c/∂A, one backward pass per class
+  kNeedClassifierWeights = 1u << 2, // W[c,:] of the linear classifier after global average pooling
+  kNeedModelScores = 1u << 3,       // the class score of perturbed inputs (perturbation methods)
 };
 
-// "gradcam" or "gradcam++"; throws Error(Usage) naming the valid methods otherwise.
-CamMethod parseCamMethod(const std::string& name);
-std::string camMethodName(CamMethod method);
+struct CamMethodInfo {
+  std::string name;       // as --method spells it: "gradcam++"
+  std::string summary;    // one line: what the map is
+  std::string reference;  // the source paper: "Chattopadhyay et al., WACV 2018"
+  unsigned needs = 0;     // CamNeed bits
+  std::string cost;       // model passes per window and class, e.g. "1 backward per class"
+  bool differentiable = false;  // usable in the training explanation losses (exp, box)
+  bool has(CamNeed n) const { return (needs & n) != 0; }
+  bool classIndependent() const { return !(needs & (kNeedGradient | kNeedClassifierWeights | kNeedModelScores)); }
+};
+
+// The registry, in the order --help lists it (the default, gradcam++, first).
+const std::vector<CamMethodInfo>& camMethods();
 std::vector<std::string> camMethodNames();
+// Throws Error(Usage) "unknown method 'x': registered methods are gradcam++, gradcam, ...".
+const CamMethodInfo& camMethod(const std::string& name);
+// "gradcam++", "gradcam,layercam" or "all" (every method that needs no perturbation passes;
+// *all is set when the list used it). Throws Error(Usage) for an unknown or repeated name, or an
+// empty list; `flag` names the option.
+std::vector<std::string> parseCamMethods(const std::string& spec, const std::string& flag = "--method",
+                                         bool* all = nullptr);
+// A table for --help: one line per method with its summary, paper and cost.
+std::string camMethodTable(size_t indent = 2);
 
-// Per-channel weights w_k. activation and gradient are C×T×H×W (same shape).
-std::vector<float> camWeights(CamMethod method, const Volume& activation, const Volume& gradient);
+// Inputs of one map, batch dimension removed. Which are needed: CamMethodInfo::needs.
+struct CamInputs {
+  const Volume* activation = nullptr;          // C×T'×H'×W'
+  const Volume* gradient = nullptr;            // C×T'×H'×W'
+  const std::vector<float>* classWeights = nullptr;  // C: W[c,:]
+};
 
-// map = relu(Σ_k w_k A^k), T×H×W.
-Volume computeCam(CamMethod method, const Volume& activation, const Volume& gradient);
+// What a method noticed while computing a map (reported in the JSON summary).
+struct CamNotes {
+  // gradcam++: cells with a positive gradient whose α denominator 2g² + (ΣA)·g³ was ≤ 0 (only
+  // on a layer with negative activations, before its ReLU); α is 0 there.
+  int64_t clampedAlphaCells = 0;
+};
+
+// map = the method's T'×H'×W' volume (relu applied, not normalised), computed in double
+// precision. Throws Error(Usage) for an unknown method, Internal for missing or mismatched inputs.
+Volume computeCam(const std::string& method, const CamInputs& inputs, CamNotes* notes = nullptr);
 
 }  // namespace ev

@@ -93,7 +93,8 @@ struct EvalParams {
   std::string model;
   std::string layer;                // empty: the model's last 5D submodule
   std::string modelOutput;          // which output holds the logits ("": the first tensor)
-  std::vector<CamMethod> methods{CamMethod::GradCamPlusPlus, CamMethod::GradCam};
+  std::vector<std::string> methods{"gradcam++", "gradcam"};  // registered names (camMethods())
+  bool skipUnavailable = false;     // drop (with a warning) methods the model cannot run: --methods all
   std::string classSpec;            // empty: top-1 of the mean logits (as the main command)
   std::string labelsFile;
   bool classFromTruth = false;      // use the ground-truth class when the clip has one
@@ -105,7 +106,6 @@ struct EvalParams {
   double pointingTolerance = 0.1;   // dilation of the actor box, share of frame width/height
   double iouThreshold = 0.5;        // share of the frame's maximum
   int threads = 0;
-  std::string tempDir;              // for the per-clip pipeline outputs; empty: system temp
 };
 
 // The list of clips the inputs name: files as given, folders expanded (index.json order, else
@@ -163,6 +163,7 @@ struct EvalResult {
   std::vector<double> thetas;  // the threshold curve's x axis
   std::vector<ClipEval> clips;
   std::vector<MethodEval> methods;
+  std::vector<std::string> warnings;  // e.g. methods left out of --methods all
   int64_t totalWindows() const;
   double secondsTotal = 0;
 };

@@ -1,7 +1,12 @@
 // The main job: video → windows → model → CAM → heatmaps → rendered video, plus the optional
 // side outputs (heatmaps .npy, JSON summary, raw per-window tensors).
+//
+// An Explainer is loaded once (model, layer, cell geometry, labels) and explains video after
+// video; every requested method comes from one capture per window. explainVideo() is the
+// one-shot form.
 #pragma once
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,47 +17,76 @@
 
 namespace ev {
 
+class Model;
+
 enum class Normalize { Video, Window, Frame };
 Normalize parseNormalize(const std::string& name);  // "video" | "window" | "frame"
 std::string normalizeName(Normalize n);
 
-struct ExplainParams {
-  std::string input;
+// What an Explainer is loaded with: the model and how windows are cut and fed to it.
+struct ExplainerParams {
   std::string model;
   std::string layer;                 // empty: the model's last 5D submodule
   std::string modelOutput;           // tuple/list/dict outputs: which holds the logits ("": first tensor; Model::setOutput)
-  CamMethod method = CamMethod::GradCamPlusPlus;
-  std::string classSpec;             // empty: top-1 of the mean logits; else an id or a label name
   std::string labelsFile;            // one class name per line
   PreprocessParams preprocess;
   WindowParams windows;
+  int threads = 0;                   // LibTorch threads; <= 0: every core
+};
+
+// One video to explain and what to write.
+struct ExplainRequest {
+  std::string input;
+  std::vector<std::string> methods{"gradcam++"};  // registered names (camMethods())
+  // Drop, with a warning, the methods this model or layer cannot run (cam without a global
+  // average pooling + linear head) instead of failing: what --method all asks for.
+  bool skipUnavailable = false;
+  // Empty: top-1 of the mean logits. Else ids and/or --labels names, comma-separated, or "topK"
+  // (the K best of the mean logits): one explanation per class.
+  std::string classSpec;
   Normalize normalize = Normalize::Video;
   RenderParams render;
   std::string output;                // empty: <input dir>/<name>.explained.mp4
   std::string heatmapsNpy;           // optional
   std::string jsonFile;              // optional
   std::string rawDir;                // optional
-  int threads = 0;                   // LibTorch threads; <= 0: every core
   int crf = 20;
   std::string preset = "veryfast";   // x264 preset of the annotated MP4
   bool noVideo = false;              // skip rendering the MP4 (side outputs only)
 };
 
+struct ExplainParams : ExplainerParams, ExplainRequest {};
+
 struct ExplainProgress {
-  std::string stage;     // "explain" or "render"
+  std::string stage;     // "explain", "re-explain" or "render"
   int64_t framesDone = 0;
   int64_t framesTotal = 0;  // estimate, 0 if unknown
   double seconds = 0;       // since the stage started
 };
 using ProgressCallback = std::function<void(const ExplainProgress&)>;
 
+// One explanation of the video: a method for a class (a panel of the side-by-side video).
+struct Explanation {
+  std::string method;
+  int classId = -1;
+  std::string className;
+  double classScore = 0;          // softmax of the mean logits
+  int64_t zeroWindows = 0;        // windows whose map is all zero
+  int64_t clampedAlphaCells = 0;  // gradcam++: cells where α was set to 0 for a denominator ≤ 0
+  float videoMax = 0;             // largest heat of any frame before normalisation
+};
+
 struct ExplainResult {
   std::string output;        // the MP4 written (empty with noVideo)
   std::string layer;
   CellCentres cellCentres;   // where the layer's cells were drawn (empty: even tiling)
+  std::string geometryNote;  // why cellCentres is empty
+  // The first explained class (with several, the first of the list).
   int classId = -1;
   std::string className;
   double classScore = 0;     // softmax of the mean logits
+  std::vector<Explanation> explanations;  // for each class, for each method
+  std::vector<std::string> warnings;      // one line each: degenerate or approximated results
   int64_t frames = 0;
   int64_t windows = 0;
   int64_t windowsReExplained = 0;  // windows re-run because their candidates missed the class
@@ -61,8 +95,53 @@ struct ExplainResult {
   double secondsTotal = 0, secondsSetup = 0, secondsModel = 0, secondsRender = 0;
 };
 
+// What Explainer::analyse hands to its caller (eval), per window after the class is known: the
+// window exactly as the model saw it and each method's map for the class, in request order.
+struct AnalysedWindow {
+  const Window* window = nullptr;
+  int classId = -1;
+  std::vector<const Volume*> maps;  // T'×H'×W' per method
+};
+using WindowVisitor = std::function<void(const AnalysedWindow&)>;
+// Per frame in order: each method's heatmap at source resolution, normalised over the video.
+using FrameVisitor =
+    std::function<void(int64_t frame, const std::vector<const float*>& heat, int width, int height)>;
+
+class Explainer {
+ public:
+  // Loads the model and resolves the layer and its cell geometry once. Errors: Usage, Model.
+  explicit Explainer(const ExplainerParams& params);
+  ~Explainer();
+  Explainer(Explainer&&) noexcept;
+  Explainer& operator=(Explainer&&) noexcept;
+
+  const ExplainerParams& params() const;
+  const std::string& layer() const;
+  const CellCentres& cellCentres() const;  // empty: even tiling (geometryNote() says why)
+  const std::string& geometryNote() const;
+  const std::vector<std::string>& labels() const;
+  double setupSeconds() const;
+  Model& model();
+  // The methods of `methods` this model and layer can run; the others (cam without a global
+  // average pooling + linear head) are left out, with the reason in *skipped.
+  std::vector<std::string> usableMethods(const std::vector<std::string>& methods, std::vector<std::string>* skipped);
+
+  // The main job on one video. Errors: Usage, Input, Model, Output; no output is left behind.
+  ExplainResult explain(const ExplainRequest& request, const ProgressCallback& progress = {});
+
+  // The model pass and the explained class for eval, without writing anything: calls
+  // onWindow for every window (in order, after the class is known) and onFrame for every frame.
+  // Uses request.input, methods, classSpec (a single class) and normalize.
+  ExplainResult analyse(const ExplainRequest& request, const WindowVisitor& onWindow, const FrameVisitor& onFrame);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 std::string defaultOutputPath(const std::string& input);
 
+// Explainer(params).explain(params).
 ExplainResult explainVideo(const ExplainParams& params, const ProgressCallback& progress = {});
 
 // One line per submodule: name, type and output shape for the configured input size.
@@ -71,5 +150,9 @@ std::string listLayers(const std::string& modelPath, const PreprocessParams& pre
 
 // Class names from a labels file (one per line, trailing whitespace trimmed).
 std::vector<std::string> readLabels(const std::string& path);
+
+// The file a panel's output goes to when a run has several methods or classes: `path` with
+// ".<tag>" before its extension (heat.npy → heat.gradcam.npy, heat.c3.npy, heat.gradcam.c3.npy).
+std::string taggedPath(const std::string& path, const std::string& tag);
 
 }  // namespace ev

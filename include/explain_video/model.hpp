@@ -10,6 +10,12 @@
 
 namespace ev {
 
+class Model;
+namespace modelimpl {  // src/model/script_model.hpp: the engine's access to the loaded graph
+class ScriptModel;
+ScriptModel& scriptModelOf(Model& model);
+}  // namespace modelimpl
+
 struct LayerInfo {
   std::string name;                  // dotted path as PyTorch names it, e.g. "layer4.1.conv2"
   std::string type;                  // the submodule's class name, e.g. "Conv3d"
@@ -74,6 +80,7 @@ class Model {
                        const std::function<std::vector<int>(const std::vector<float>&)>& chooseClasses);
 
  private:
+  friend modelimpl::ScriptModel& modelimpl::scriptModelOf(Model& model);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -17,6 +17,27 @@ struct RenderParams {
 std::vector<std::string> colormapNames();
 void checkRenderParams(const RenderParams& p);  // throws Error(Usage)
 
+// The side-by-side video of a run with several methods or classes: the original frame, then one
+// panel per explanation, on a grid. Rule: n panels (original included) sit in one row up to 4,
+// else in ⌈√n⌉ columns and ⌈n / columns⌉ rows, filled row by row (empty cells black). Each
+// panel keeps the source size when the grid fits 7680×4320 (8K UHD, within H.264 level 6.1);
+// otherwise every panel is scaled down by one factor so that it fits (sizes kept even).
+struct GridLayout {
+  int columns = 1, rows = 1;
+  int panelWidth = 0, panelHeight = 0;
+  int width() const { return columns * panelWidth; }
+  int height() const { return rows * panelHeight; }
+};
+constexpr int kMaxGridWidth = 7680, kMaxGridHeight = 4320;
+GridLayout gridLayout(int panels, int width, int height);
+
+// Copies `panel` into cell `index` of `grid` (a frame of layout.width()×layout.height()),
+// resized (area averaging) when the layout's panel size differs from the panel's.
+void placePanel(Frame& grid, const GridLayout& layout, int index, const Frame& panel);
+
+// A title in the top-left corner of a frame (white on black, scaled with the frame).
+void drawTitle(Frame& frame, const std::string& text);
+
 class Renderer {
  public:
   // `importance` holds one value per frame (drawn as the strip, scaled to its maximum).

@@ -39,11 +39,7 @@ int runEval(int argc, char** argv) {
   PreprocessArgs prepArgs(p.preprocess, p.windows.clipLen, p.windows.stride);
   std::string jsonFile, csvDir, plotsDir;
   bool quiet = false;
-  {
-    std::string all;
-    for (const auto& n : ev::camMethodNames()) all += (all.empty() ? "" : ",") + n;
-    methods = all;
-  }
+  methods = "gradcam++,gradcam";
 
   po::options_description general("General");
   general.add_options()
@@ -51,10 +47,12 @@ int runEval(int argc, char** argv) {
       ("model,m", po::value(&p.model), "TorchScript model file (required)")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr")
       ("threads", po::value(&p.threads)->default_value(0), "LibTorch threads (0: every core)")
-      ("temp-dir", po::value(&p.tempDir), "folder for per-clip scratch files (default: the system's)");
+      ("temp-dir", po::value<std::string>(),
+       "no longer used (eval keeps each clip's maps in memory); accepted so that older scripts still run");
   po::options_description expl("Explanation (as the main command)");
   expl.add_options()
-      ("methods", po::value(&methods)->default_value(methods), "comma-separated CAM methods to compare")
+      ("methods", po::value(&methods)->default_value(methods),
+       "comma-separated CAM methods to compare, or all (every method below; one capture per window serves them all)")
       ("layer,l", po::value(&p.layer), "dotted submodule path (default: the last submodule whose output is 5D)")
       ("output", po::value(&p.modelOutput),
        "tuple/list/dict model outputs: the element holding the logits, index or key (default: the first tensor)")
@@ -98,16 +96,11 @@ int runEval(int argc, char** argv) {
                  "pointing game, heat in the actor box, IoU, heat in the action's frame range. A folder with\n"
                  "index.json is a benchmark split; another folder means every video in it. docs/eval.md\n"
                  "defines every number.\n\n"
-              << visible;
+              << visible << "\nMethods:\n"
+              << ev::camMethodTable();
     return kOk;
   }
-  std::vector<ev::CamMethod> ms;
-  {
-    std::istringstream in(methods);
-    for (std::string s; std::getline(in, s, ',');)
-      if (!s.empty()) ms.push_back(ev::parseCamMethod(s));
-  }
-  p.methods = ms;
+  p.methods = ev::parseCamMethods(methods, "eval: --methods", &p.skipUnavailable);
   if (classSource == "truth") p.classFromTruth = true;
   else if (classSource != "predicted")
     throw ev::Error(ev::ErrorKind::Usage, "eval: unknown --class-source '" + classSource + "': choose predicted or truth");
@@ -125,6 +118,7 @@ int runEval(int argc, char** argv) {
   if (!quiet) cb = [&printer](const ev::EvalProgress& e) { printer.update(e.stage, e.done, e.total, e.seconds); };
   const ev::EvalResult r = ev::runEvaluation(p, cb);
   ProgressPrinter::finish();
+  for (const std::string& w : r.warnings) std::fprintf(stderr, "explain-video eval: warning: %s\n", w.c_str());
   if (!jsonFile.empty()) ev::writeEvalJson(r, jsonFile);
   if (!csvDir.empty()) ev::writeEvalCsv(r, csvDir);
   if (!plotsDir.empty()) ev::writeEvalPlots(r, plotsDir);

@@ -32,8 +32,11 @@ int runExplain(int argc, char** argv) {
       ("output", po::value(&p.modelOutput),
        "for a model whose forward() returns a tuple, list or dict: the element holding the logits, as an index "
        "or key, dotted when nested (default: the first tensor)")
-      ("method", po::value(&method)->default_value(method), "gradcam++ or gradcam")
-      ("class,c", po::value(&p.classSpec), "class id, or a name from --labels (default: top-1 of the mean logits)")
+      ("method", po::value(&method)->default_value(method),
+       "a method (list below), a comma-separated list, or all; several give a side-by-side video")
+      ("class,c", po::value(&p.classSpec),
+       "class id or --labels name, a comma-separated list of them, or topK (the K best of the mean logits); "
+       "several give one panel each (default: top-1 of the mean logits)")
       ("labels", po::value(&p.labelsFile), "class names, one per line, line N = class id N")
       ("normalize", po::value(&normalize)->default_value(normalize),
        "heatmap normalisation: video (divide by the video's maximum), window or frame");
@@ -70,15 +73,22 @@ int runExplain(int argc, char** argv) {
                  "       explain-video eval --help      (Avg Drop, Incr. in Conf., Win %, curves, localisation)\n\n"
                  "Explains a 3D-CNN video classifier's decision with spatio-temporal Grad-CAM++ and\n"
                  "writes the video with per-frame heatmaps.\n\n"
-              << visible << "\nExit codes: 0 success, 1 internal error, 2 bad option, 3 unreadable video,\n"
-                            "4 model/layer/class problem, 5 output cannot be written.\n";
+              << visible << "\nMethods (all share one forward pass per window, and the gradient methods one\n"
+                            "backward pass per class):\n"
+              << ev::camMethodTable()
+              << "\nWith several methods or classes, --out is a side-by-side video (the input, then one panel\n"
+                 "per explanation: up to 4 in a row, else a square-ish grid, panels at source size up to\n"
+                 "7680x4320 in all), and --save-heatmaps, --save-raw write one file per explanation\n"
+                 "tagged .METHOD, .cID or .METHOD.cID (heat.npy -> heat.gradcam.npy).\n"
+                 "\nExit codes: 0 success, 1 internal error, 2 bad option, 3 unreadable video,\n"
+                 "4 model/layer/class problem, 5 output cannot be written.\n";
     return kOk;
   }
   if (vm.count("version")) {
     std::cout << "explain-video " << EV_VERSION << "\n";
     return kOk;
   }
-  p.method = ev::parseCamMethod(method);
+  p.methods = ev::parseCamMethods(method, "--method", &p.skipUnavailable);
   p.normalize = ev::parseNormalize(normalize);
   prepArgs.apply();
   p.render.strip = !noStrip;
@@ -98,9 +108,17 @@ int runExplain(int argc, char** argv) {
   if (!quiet) cb = [&printer](const ev::ExplainProgress& pr) { printer(pr); };
   const ev::ExplainResult r = ev::explainVideo(p, cb);
   ProgressPrinter::finish();
-  std::fprintf(stderr, "%s: class %d '%s' (p=%.3f), layer %s, %lld frames, %lld windows, %.1f s (model %.1f s)\n",
-               p.input.c_str(), r.classId, r.className.c_str(), r.classScore, r.layer.c_str(),
-               static_cast<long long>(r.frames), static_cast<long long>(r.windows), r.secondsTotal, r.secondsModel);
+  for (const std::string& w : r.warnings) std::fprintf(stderr, "explain-video: warning: %s: %s\n", p.input.c_str(), w.c_str());
+  std::string classes;
+  for (const ev::Explanation& e : r.explanations)
+    if (classes.find("'" + e.className + "'") == std::string::npos) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, " (p=%.3f)", e.classScore);
+      classes += (classes.empty() ? "class " : ", class ") + std::to_string(e.classId) + " '" + e.className + "'" + buf;
+    }
+  std::fprintf(stderr, "%s: %s, layer %s, %lld frames, %lld windows, %.1f s (model %.1f s)\n", p.input.c_str(),
+               classes.c_str(), r.layer.c_str(), static_cast<long long>(r.frames), static_cast<long long>(r.windows),
+               r.secondsTotal, r.secondsModel);
   if (!r.output.empty()) std::printf("%s\n", r.output.c_str());
   return kOk;
 }

@@ -1,9 +1,7 @@
-// The evaluation driver: for every clip and method, the main command's own pipeline
-// (ev::explainVideo with noVideo, its raw per-window dump and its per-frame heatmaps) provides
-// each window's exact model input and CAM volume, the explained class and the rendered
-// heatmaps; the metrics then only add masked forward passes (ev::Model::predict).
-#include <unistd.h>
-
+// The evaluation driver: one Explainer (one model load) for the run; per clip, the main
+// command's own engine (Explainer::analyse) gives each window's exact model input and every
+// method's map from a single capture, the explained class and the per-frame heatmaps, in
+// memory; the metrics then only add masked forward passes (ev::Model::predict).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -19,7 +17,6 @@
 #include "explain_video/explain.hpp"
 #include "explain_video/localization.hpp"
 #include "explain_video/model.hpp"
-#include "explain_video/npy.hpp"
 #include "explain_video/synth.hpp"
 
 namespace fs = std::filesystem;
@@ -36,43 +33,20 @@ bool isVideoFile(const fs::path& p) {
   return e == ".mp4" || e == ".avi" || e == ".mkv" || e == ".mov" || e == ".webm" || e == ".m4v";
 }
 
-std::string windowName(int64_t i) {
-  std::ostringstream s;
-  s << "window_" << std::setw(4) << std::setfill('0') << i;
-  return s.str();
-}
-
-// A private scratch folder, removed with everything in it.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& base) {
-    std::error_code ec;
-    const fs::path b = base.empty() ? fs::temp_directory_path(ec) : fs::path(base);
-    std::string tmpl = (b / "explain-video-eval-XXXXXX").string();
-    if (!mkdtemp(tmpl.data()))
-      throw Error(ErrorKind::Output, b.string() + ": cannot create a temporary folder there");
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 void checkParams(const EvalParams& p) {
   if (p.model.empty()) throw Error(ErrorKind::Usage, "eval: --model is required");
   if (p.inputs.empty()) throw Error(ErrorKind::Usage, "eval: no clip or folder given");
   if (p.methods.empty()) throw Error(ErrorKind::Usage, "eval: --methods names no method");
-  for (size_t i = 0; i < p.methods.size(); ++i)
+  for (size_t i = 0; i < p.methods.size(); ++i) {
+    try {
+      camMethod(p.methods[i]);
+    } catch (const Error& e) {
+      throw Error(ErrorKind::Usage, std::string("eval: --methods: ") + e.what());
+    }
     for (size_t j = i + 1; j < p.methods.size(); ++j)
       if (p.methods[i] == p.methods[j])
-        throw Error(ErrorKind::Usage, "eval: --methods lists " + camMethodName(p.methods[i]) + " twice");
+        throw Error(ErrorKind::Usage, "eval: --methods lists " + p.methods[i] + " twice");
+  }
   if (p.curveSteps < 0 || p.curveSteps == 1) throw Error(ErrorKind::Usage, "eval: --curve-steps must be 0 (off) or >= 2");
   if (p.delSteps < 0) throw Error(ErrorKind::Usage, "eval: --del-steps must be 0 (off) or >= 1");
   if (!(p.pointingTolerance >= 0 && p.pointingTolerance <= 1))
@@ -98,38 +72,49 @@ bool readTruthBeside(const std::string& clip, ClipTruth& truth) {
   }
 }
 
-ClipLocalization localize(const Volume& heat, const ClipTruth& t, const EvalParams& p, const std::string& clip) {
-  ClipLocalization loc;
-  if (heat.shape.size() != 3) throw Error(ErrorKind::Internal, "heatmaps are not frames x height x width");
-  const int F = static_cast<int>(heat.shape[0]), H = static_cast<int>(heat.shape[1]), W = static_cast<int>(heat.shape[2]);
-  if (t.params.width != W || t.params.height != H)
-    throw Error(ErrorKind::Input, clip + ": ground truth is " + std::to_string(t.params.width) + "x" +
-                                      std::to_string(t.params.height) + ", the video " + std::to_string(W) + "x" +
-                                      std::to_string(H));
-  loc.valid = true;
-  loc.partial = t.partial;
-  const int mx = static_cast<int>(std::lround(p.pointingTolerance * W));
-  const int my = static_cast<int>(std::lround(p.pointingTolerance * H));
-  const size_t hw = static_cast<size_t>(H) * W;
-  double inRange = 0, all = 0;
-  for (int f = 0; f < F; ++f) {
-    const float* h = heat.data.data() + static_cast<size_t>(f) * hw;
+// Localisation of one clip's heatmaps against its ground truth, frame by frame as they stream
+// out of the explainer (docs/eval.md). Every score is a ratio or an argmax within a frame, so
+// it does not depend on how the heat is normalised over the video.
+class Localizer {
+ public:
+  Localizer(const ClipTruth& t, const EvalParams& p, const std::string& clip) : t_(t), p_(p), clip_(clip) {
+    loc_.valid = true;
+    loc_.partial = t.partial;
+  }
+  void add(int64_t frame, const float* h, int W, int H) {
+    if (t_.params.width != W || t_.params.height != H)
+      throw Error(ErrorKind::Input, clip_ + ": ground truth is " + std::to_string(t_.params.width) + "x" +
+                                        std::to_string(t_.params.height) + ", the video " + std::to_string(W) + "x" +
+                                        std::to_string(H));
+    const int mx = static_cast<int>(std::lround(p_.pointingTolerance * W));
+    const int my = static_cast<int>(std::lround(p_.pointingTolerance * H));
+    const size_t hw = static_cast<size_t>(H) * W;
     double s = 0;
     for (size_t i = 0; i < hw; ++i) s += h[i];
-    all += s;
-    const bool active = f >= t.actionStart && f < t.actionEnd;
-    if (!active) continue;
-    inRange += s;
-    if (f >= static_cast<int>(t.actorBoxes.size()) || t.actorBoxes[static_cast<size_t>(f)].empty()) continue;
-    const Box& box = t.actorBoxes[static_cast<size_t>(f)];
-    ++loc.actionFrames;
-    loc.pointingHits += pointingHit(h, W, H, dilateBox(box, mx, my, W, H));
-    loc.heatInBoxSum += heatShareInBox(h, W, H, box);
-    loc.iouSum += thresholdIoU(h, W, H, box, p.iouThreshold);
+    all_ += s;
+    const int f = static_cast<int>(frame);
+    if (f < t_.actionStart || f >= t_.actionEnd) return;
+    inRange_ += s;
+    if (f >= static_cast<int>(t_.actorBoxes.size()) || t_.actorBoxes[static_cast<size_t>(f)].empty()) return;
+    const Box& box = t_.actorBoxes[static_cast<size_t>(f)];
+    ++loc_.actionFrames;
+    loc_.pointingHits += pointingHit(h, W, H, dilateBox(box, mx, my, W, H));
+    loc_.heatInBoxSum += heatShareInBox(h, W, H, box);
+    loc_.iouSum += thresholdIoU(h, W, H, box, p_.iouThreshold);
   }
-  loc.heatInRange = all > 0 ? inRange / all : 0.0;
-  return loc;
-}
+  ClipLocalization result() const {
+    ClipLocalization l = loc_;
+    l.heatInRange = all_ > 0 ? inRange_ / all_ : 0.0;
+    return l;
+  }
+
+ private:
+  const ClipTruth& t_;
+  const EvalParams& p_;
+  std::string clip_;
+  ClipLocalization loc_;
+  double inRange_ = 0, all_ = 0;
+};
 
 template <class T>
 double mean(const std::vector<T>& v) {
@@ -184,19 +169,38 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
   result.params = p;
   result.thetas = curveThetas(p.curveSteps);
   const std::vector<std::string> clips = listEvalClips(p.inputs);
-  ScratchDir scratch(p.tempDir);
-  Model model(p.model, p.threads);
-  model.setOutput(p.modelOutput);
-  for (CamMethod m : p.methods) {
+
+  // One model load for the run; per window one capture for every method.
+  ExplainerParams xp;
+  xp.model = p.model;
+  xp.layer = p.layer;
+  xp.modelOutput = p.modelOutput;
+  xp.labelsFile = p.labelsFile;
+  xp.preprocess = p.preprocess;
+  xp.windows = p.windows;
+  xp.threads = p.threads;
+  Explainer explainer(xp);
+  Model& model = explainer.model();
+  result.layer = explainer.layer();
+  std::vector<std::string> methods = p.methods;
+  if (p.skipUnavailable) {
+    methods = explainer.usableMethods(p.methods, &result.warnings);
+    result.params.methods = methods;
+  }
+  for (const std::string& m : methods) {
     MethodEval me;
-    me.method = camMethodName(m);
+    me.method = m;
     result.methods.push_back(me);
   }
+
+  // Forward passes done, for the progress line: per window and method 2 + θ steps + 2·(steps+1).
+  int64_t passes = 0;
   const Volume* cachedInput = nullptr;
   double cachedY = 0;
   int cls = -1;
   ScoreFn score = [&](const Volume& v) {
     if (cachedInput && v.data == cachedInput->data) return cachedY;
+    ++passes;
     return softmaxScore(model.predict(v), cls);
   };
 
@@ -208,58 +212,33 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
     ClipTruth truth;
     const bool hasTruth = readTruthBeside(clip, truth);
     if (hasTruth) ce.truthClass = truth.classId;
-    for (size_t mi = 0; mi < p.methods.size(); ++mi) {
-      const std::string mname = camMethodName(p.methods[mi]);
-      const std::string work = (fs::path(scratch.path()) / ("c" + std::to_string(ci) + "_m" + std::to_string(mi))).string();
-      fs::create_directories(work);
-      ExplainParams ep;
-      ep.input = clip;
-      ep.model = p.model;
-      ep.layer = p.layer;
-      ep.modelOutput = p.modelOutput;
-      ep.method = p.methods[mi];
-      ep.classSpec = p.classFromTruth && hasTruth ? std::to_string(truth.classId) : p.classSpec;
-      ep.labelsFile = p.labelsFile;
-      ep.preprocess = p.preprocess;
-      ep.windows = p.windows;
-      ep.normalize = Normalize::Video;
-      ep.noVideo = true;
-      ep.rawDir = work + "/raw";
-      if (hasTruth) ep.heatmapsNpy = work + "/heat.npy";
-      ep.threads = p.threads;
-      const ExplainResult er = explainVideo(ep);
-      result.layer = er.layer;
-      if (mi == 0) {
-        ce.classId = er.classId;
-        ce.frames = static_cast<int>(er.frames);
-        ce.windows = static_cast<int>(er.windows);
-      } else if (er.classId != ce.classId || er.windows != ce.windows) {
-        throw Error(ErrorKind::Internal, clip + ": methods disagree on the class or the windows");
-      }
-      cls = er.classId;
+    ExplainRequest rq;
+    rq.input = clip;
+    rq.methods = methods;
+    rq.classSpec = p.classFromTruth && hasTruth ? std::to_string(truth.classId) : p.classSpec;
+    rq.normalize = Normalize::Video;
+    std::vector<Localizer> localizers;
+    if (hasTruth)
+      for (size_t mi = 0; mi < methods.size(); ++mi) localizers.emplace_back(truth, p, clip);
 
-      MethodEval& me = result.methods[mi];
-      for (int64_t w = 0; w < er.windows; ++w) {
-        const std::string base = ep.rawDir + "/" + windowName(w);
-        const Volume input = readNpy(base + "_input.npy");
-        const Volume cam = readNpy(base + "_cam.npy");
-        nlohmann::json wj;
-        {
-          std::ifstream f(base + ".json");
-          wj = nlohmann::json::parse(f);
-        }
-        if (wj.at("class").get<int>() != cls) throw Error(ErrorKind::Internal, base + ".json: unexpected class");
+    auto onWindow = [&](const AnalysedWindow& aw) {
+      const Volume& input = aw.window->input;
+      cls = aw.classId;
+      cachedInput = nullptr;
+      const double Y = softmaxScore(model.predict(input), cls);
+      ++passes;
+      for (size_t mi = 0; mi < methods.size(); ++mi) {
         WindowEval we;
         we.clip = clip;
-        we.window = w;
-        we.firstFrame = wj.at("first_frame").get<int64_t>();
-        we.lastFrame = wj.at("last_frame").get<int64_t>();
+        we.window = aw.window->index;
+        we.firstFrame = aw.window->firstFrame();
+        we.lastFrame = aw.window->lastFrame();
         we.classId = cls;
-        cachedInput = nullptr;
-        we.Y = softmaxScore(model.predict(input), cls);
+        we.Y = Y;
         cachedInput = &input;
-        cachedY = we.Y;
-        const Volume map = explanationMap(cam, input.shape[2], input.shape[3], input.shape[4], er.cellCentres);  // as drawn
+        cachedY = Y;
+        const Volume map = explanationMap(*aw.maps.at(mi), input.shape[2], input.shape[3], input.shape[4],
+                                          explainer.cellCentres());  // as drawn
         we.O = score(maskInput(input, map, p.preprocess));
         we.drop = relativeDrop(we.Y, we.O);
         for (double theta : result.thetas) {
@@ -274,13 +253,24 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
           we.insertionAuc = auc(we.insertion);
         }
         cachedInput = nullptr;
-        me.windows.push_back(std::move(we));
-        if (progress) progress({"eval clips", static_cast<int64_t>(ci), static_cast<int64_t>(clips.size()), since(t0)});
+        result.methods[mi].windows.push_back(std::move(we));
       }
-      if (hasTruth) ce.localization[mname] = localize(readNpy(ep.heatmapsNpy), truth, p, clip);
-      std::error_code ec;
-      fs::remove_all(work, ec);
-    }
+      ++ce.windows;
+      if (progress)
+        progress({"eval clip " + std::to_string(ci + 1) + "/" + std::to_string(clips.size()) + ", " +
+                      std::to_string(passes) + " forward passes",
+                  static_cast<int64_t>(ci), static_cast<int64_t>(clips.size()), since(t0)});
+    };
+    FrameVisitor onFrame;
+    if (hasTruth)
+      onFrame = [&](int64_t f, const std::vector<const float*>& heat, int W, int H) {
+        for (size_t mi = 0; mi < localizers.size(); ++mi) localizers[mi].add(f, heat.at(mi), W, H);
+      };
+    const ExplainResult er = explainer.analyse(rq, onWindow, onFrame);
+    ce.classId = er.classId;
+    ce.frames = static_cast<int>(er.frames);
+    if (ce.windows != static_cast<int>(er.windows)) throw Error(ErrorKind::Internal, clip + ": windows went missing");
+    for (size_t mi = 0; mi < localizers.size(); ++mi) ce.localization[methods[mi]] = localizers[mi].result();
     ce.seconds = since(tc);
     result.clips.push_back(std::move(ce));
     if (progress) progress({"eval clips", static_cast<int64_t>(ci + 1), static_cast<int64_t>(clips.size()), since(t0)});

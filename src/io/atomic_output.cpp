@@ -66,6 +66,7 @@ AtomicOutputDir::AtomicOutputDir(const std::string& dir) : dir_(dir) {
       throw Error(ErrorKind::Output, dir + ": parent directory '" + parent + "' does not exist");
     if (!fs::create_directory(dir, ec) || ec)
       throw Error(ErrorKind::Output, dir + ": cannot create directory (" + ec.message() + ")");
+    created_ = true;
   } else if (!fs::is_directory(dir, ec)) {
     throw Error(ErrorKind::Output, dir + ": exists and is not a directory");
   }
@@ -78,6 +79,7 @@ AtomicOutputDir::AtomicOutputDir(const std::string& dir) : dir_(dir) {
 AtomicOutputDir::~AtomicOutputDir() {
   std::error_code ec;
   if (!staging_.empty()) fs::remove_all(staging_, ec);
+  if (created_ && !committed_) fs::remove(dir_, ec);  // the folder this run made, if still empty
 }
 
 std::string AtomicOutputDir::path(const std::string& name) const { return (fs::path(staging_) / name).string(); }

@@ -37,6 +37,7 @@ class AtomicOutputDir {
  private:
   std::string dir_, staging_;
   bool committed_ = false;
+  bool created_ = false;
 };
 
 }  // namespace ev

@@ -1,30 +1,26 @@
-// Reading a classifier's logits out of whatever its forward() returns, and one-line texts for
-// LibTorch errors: shared by the explain pipeline (Model) and training (src/train), so that
-// `--output` means the same everywhere.
+// Reading a classifier's logits out of whatever its forward() returns: shared by the explain
+// pipeline (ScriptModel) and training (src/train), so that `--output` means the same everywhere.
 //
-// Private header: includes torch. Implemented in model.cpp.
+// Private header: includes torch.
 #pragma once
-#include <torch/script.h>
+#include <ATen/core/ivalue.h>
 
-#include <exception>
 #include <string>
 
 namespace ev {
 namespace modelimpl {
-
-// One line for ev::Error from a c10::Error: no backtrace; for errors raised inside the
-// TorchScript interpreter, the reason on its last line.
-std::string torchMessage(const std::exception& e);
-
-// What a forward() output is made of, for error messages: "Tensor 1×10",
-// "(Tensor 1×10, Tensor 1×4)", "{feat: Tensor 1×4, logits: Tensor 1×5}".
-std::string describeOutput(const c10::IValue& v);
 
 // The tensor `selector` names in forward()'s output: "" is the first tensor, depth-first;
 // otherwise a dotted path of tuple/list indices and dict keys ("1", "logits", "0.scores").
 // Errors: ev::Error(Model, "<modelPath>: output '...' does not exist: ...") naming what
 // forward() does return.
 at::Tensor selectOutput(const c10::IValue& out, const std::string& selector, const std::string& modelPath);
+
+// The selected output as N×K logits for an input batch of `batch` clips (a 1-D K tensor is
+// accepted for a batch of one). Errors: ev::Error(Model) naming the file, the shape found and,
+// for tuple/dict outputs, what forward() returns.
+at::Tensor logitsOf(const c10::IValue& out, const std::string& selector, const std::string& modelPath,
+                    int64_t batch);
 
 }  // namespace modelimpl
 }  // namespace ev

@@ -31,10 +31,10 @@ void getVec(std::FILE* f, std::vector<T>& v) {
 
 }  // namespace
 
-const Volume* WindowRecord::camFor(int classId) const {
-  for (size_t i = 0; i < classIds.size(); ++i)
-    if (classIds[i] == classId) return &cams[i];
-  return nullptr;
+int64_t WindowRecord::find(size_t slot, int classId) const {
+  for (size_t k = 0; k < classIds.size(); ++k)
+    if (classIds[k] == classId) return static_cast<int64_t>(slot * classIds.size() + k);
+  return -1;
 }
 
 WindowStore::WindowStore() : file_(std::tmpfile()) {
@@ -50,7 +50,11 @@ void WindowStore::append(const WindowRecord& r) {
   put(file_, &r.geometry, sizeof r.geometry);
   putVec(file_, r.logits);
   putVec(file_, r.classIds);
-  for (const Volume& v : r.cams) {
+  putVec(file_, r.notes);
+  putVec(file_, r.scores);
+  const int64_t n = static_cast<int64_t>(r.maps.size());
+  put(file_, &n, sizeof n);
+  for (const Volume& v : r.maps) {
     putVec(file_, v.shape);
     putVec(file_, v.data);
   }
@@ -68,8 +72,12 @@ bool WindowStore::next(WindowRecord& r) {
   get(file_, &r.geometry, sizeof r.geometry);
   getVec(file_, r.logits);
   getVec(file_, r.classIds);
-  r.cams.resize(r.classIds.size());
-  for (Volume& v : r.cams) {
+  getVec(file_, r.notes);
+  getVec(file_, r.scores);
+  int64_t n = 0;
+  get(file_, &n, sizeof n);
+  r.maps.resize(static_cast<size_t>(n));
+  for (Volume& v : r.maps) {
     getVec(file_, v.shape);
     getVec(file_, v.data);
   }

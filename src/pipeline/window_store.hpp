@@ -1,5 +1,5 @@
 // Per-window results spilled to an anonymous temporary file, so memory does not grow with the
-// video's length: the CAM volumes are kept until the class is known and the video is rendered.
+// video's length: the maps are kept until the class is known and the video is rendered.
 #pragma once
 #include <cstdio>
 #include <vector>
@@ -9,15 +9,21 @@
 
 namespace ev {
 
+// One window: its logits and, for `slots` maps per class, the maps of every class in classIds.
+// In the model pass a slot is a method (maps[m·classIds.size() + k] is method m for class
+// classIds[k]); in the panel store a slot is a panel and classIds is empty (one map per slot).
 struct WindowRecord {
   int64_t index = 0;
   std::vector<int64_t> frames;  // source frame per temporal position
   CropGeometry geometry;
   std::vector<float> logits;
-  std::vector<int> classIds;    // classes whose CAM was computed
-  std::vector<Volume> cams;     // T'×H'×W' per class in classIds
+  std::vector<int> classIds;        // classes whose maps were computed
+  std::vector<Volume> maps;         // T'×H'×W'
+  std::vector<int64_t> notes;       // per map: gradcam++'s clamped-α cells (0 for other methods)
+  std::vector<double> scores;       // panel store: per map, the class probability of the window
 
-  const Volume* camFor(int classId) const;
+  // Position of method `slot`'s map for `classId` in maps, or -1.
+  int64_t find(size_t slot, int classId) const;
 };
 
 class WindowStore {

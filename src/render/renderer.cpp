@@ -1,6 +1,7 @@
 #include "explain_video/render.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <opencv2/imgproc.hpp>
 
@@ -47,6 +48,49 @@ void checkRenderParams(const RenderParams& p) {
   if (!(p.alpha >= 0.f && p.alpha <= 1.f)) throw Error(ErrorKind::Usage, "--alpha must be between 0 and 1");
 }
 
+void drawTitle(Frame& frame, const std::string& text) {
+  cv::Mat img(frame.height, frame.width, CV_8UC3, frame.rgb.data());
+  const double unit = std::max(0.35, frame.height / 480.0);
+  const double fontScale = 0.6 * unit;
+  const int thick = std::max(1, static_cast<int>(std::lround(1.5 * unit)));
+  int base = 0;
+  const cv::Size ts = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, fontScale, thick, &base);
+  const int pad = std::max(2, static_cast<int>(4 * unit));
+  cv::rectangle(img, cv::Rect(0, 0, std::min(frame.width, ts.width + 2 * pad), std::min(frame.height, ts.height + base + 2 * pad)),
+                cv::Scalar(0, 0, 0), cv::FILLED);
+  cv::putText(img, text, cv::Point(pad, pad + ts.height), cv::FONT_HERSHEY_SIMPLEX, fontScale,
+              cv::Scalar(255, 255, 255), thick, cv::LINE_AA);
+}
+
+GridLayout gridLayout(int panels, int width, int height) {
+  if (panels < 1 || width < 1 || height < 1) throw Error(ErrorKind::Internal, "grid layout of no panels");
+  GridLayout g;
+  g.columns = panels <= 4 ? panels : static_cast<int>(std::ceil(std::sqrt(static_cast<double>(panels))));
+  g.rows = (panels + g.columns - 1) / g.columns;
+  g.panelWidth = width;
+  g.panelHeight = height;
+  if (g.width() > kMaxGridWidth || g.height() > kMaxGridHeight) {
+    const double f = std::min(static_cast<double>(kMaxGridWidth) / g.width(), static_cast<double>(kMaxGridHeight) / g.height());
+    g.panelWidth = std::max(2, static_cast<int>(std::floor(width * f / 2)) * 2);
+    g.panelHeight = std::max(2, static_cast<int>(std::floor(height * f / 2)) * 2);
+  }
+  return g;
+}
+
+void placePanel(Frame& grid, const GridLayout& layout, int index, const Frame& panel) {
+  if (grid.width != layout.width() || grid.height != layout.height() ||
+      grid.rgb.size() != static_cast<size_t>(grid.width) * grid.height * 3)
+    throw Error(ErrorKind::Internal, "grid frame does not match its layout");
+  cv::Mat dst(grid.height, grid.width, CV_8UC3, grid.rgb.data());
+  const cv::Rect cell((index % layout.columns) * layout.panelWidth, (index / layout.columns) * layout.panelHeight,
+                      layout.panelWidth, layout.panelHeight);
+  const cv::Mat src(panel.height, panel.width, CV_8UC3, const_cast<uint8_t*>(panel.rgb.data()));
+  if (panel.width == layout.panelWidth && panel.height == layout.panelHeight)
+    src.copyTo(dst(cell));
+  else
+    cv::resize(src, dst(cell), cell.size(), 0, 0, cv::INTER_AREA);
+}
+
 Renderer::Renderer(const RenderParams& params, std::string label, std::vector<float> importance)
     : params_(params), colormap_(colormapId(params.colormap)), label_(std::move(label)), importance_(std::move(importance)) {
   checkRenderParams(params);
@@ -64,16 +108,7 @@ void Renderer::render(Frame& frame, const float* heat, double score) const {
   if (params_.text) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "  p=%.3f", score);
-    const std::string text = label_ + buf;
-    const double fontScale = 0.6 * unit;
-    const int thick = std::max(1, static_cast<int>(std::lround(1.5 * unit)));
-    int base = 0;
-    const cv::Size ts = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, fontScale, thick, &base);
-    const int pad = std::max(2, static_cast<int>(4 * unit));
-    cv::rectangle(img, cv::Rect(0, 0, std::min(frame.width, ts.width + 2 * pad), ts.height + base + 2 * pad),
-                  cv::Scalar(0, 0, 0), cv::FILLED);
-    cv::putText(img, text, cv::Point(pad, pad + ts.height), cv::FONT_HERSHEY_SIMPLEX, fontScale,
-                cv::Scalar(255, 255, 255), thick, cv::LINE_AA);
+    drawTitle(frame, label_ + buf);
   }
 
   const auto n = static_cast<int64_t>(importance_.size());

@@ -7,17 +7,20 @@
 #include <map>
 #include <tuple>
 
-#include "cam/cam_tensor.hpp"
+#include "cam/method.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/heatmap.hpp"
-#include "explain_video/model.hpp"
 #include "explain_video/synth.hpp"
-#include "model/layer_forward.hpp"
-#include "train/modules.hpp"
+#include "model/script_model.hpp"
+#include "model/torch_text.hpp"
 
 namespace ev {
 namespace trainimpl {
 namespace {
+
+using camimpl::Method;
+using modelimpl::ScriptModel;
+using modelimpl::torchMessage;
 
 // Cross-entropy of the logits against the clip's class (mean over the batch), with optional
 // label smoothing.
@@ -34,15 +37,18 @@ class CrossEntropyTerm : public LossTerm {
   double labelSmoothing_;
 };
 
-// A layer's Grad-CAM / Grad-CAM++ maps for each window's true class, N×T×H×W. `activation`
-// must be on the graph of `logits`; createGraph keeps the result differentiable.
-at::Tensor trueClassMaps(CamMethod method, const at::Tensor& logits, const at::Tensor& activation,
+// A layer's maps by a registered gradient method (src/cam/methods/) for each window's true
+// class, N×T×H×W. `activation` must be on the graph of `logits`; createGraph keeps the result
+// differentiable.
+at::Tensor trueClassMaps(const Method& method, const at::Tensor& logits, const at::Tensor& activation,
                          const at::Tensor& labels, bool createGraph) {
   const at::Tensor score = logits.gather(1, labels.unsqueeze(1)).sum();  // windows are independent
   auto grads = torch::autograd::grad({score}, {activation}, {}, /*retain_graph=*/true, createGraph,
                                      /*allow_unused=*/true);
-  const at::Tensor g = grads.at(0).defined() ? grads[0] : at::zeros_like(activation);
-  return camimpl::camMaps(method, activation, g);
+  camimpl::MethodInputs in;
+  in.activation = activation;
+  in.gradient = grads.at(0).defined() ? grads[0] : at::zeros_like(activation);
+  return method.maps(in, nullptr);
 }
 
 // Each clip's map divided by its maximum (all-zero maps stay zero).
@@ -50,12 +56,21 @@ at::Tensor normaliseByMax(const at::Tensor& maps) {
   return maps / maps.amax({1, 2, 3}, /*keepdim=*/true).clamp_min(1e-12);
 }
 
-CamMethod parseExpMethod(const std::string& name) {
+// The methods whose map is a differentiable function of the activation and its gradient.
+const Method& parseExpMethod(const std::string& name) {
+  std::string usable;
+  for (const Method* m : camimpl::registry())
+    if (m->info().differentiable) usable += (usable.empty() ? "" : ", ") + m->info().name;
+  const Method* found = nullptr;
   try {
-    return parseCamMethod(name);
+    found = &camimpl::findMethod(name);
   } catch (const Error& e) {
     throw Error(ErrorKind::Usage, std::string("--exp-method: ") + e.what());
   }
+  if (!found->info().differentiable)
+    throw Error(ErrorKind::Usage, "--exp-method: '" + name + "' is not a differentiable gradient method; use one of " +
+                                      usable);
+  return *found;
 }
 
 // A model's explained layer (`layer`, or its default, as explain picks, when empty) and where
@@ -64,31 +79,29 @@ struct ResolvedLayer {
   std::string name;
   CellCentres centres;
 };
-ResolvedLayer resolveLayer(const std::string& path, const std::string& layer, const std::vector<int64_t>& inputShape,
-                           int threads) {
-  Model m(path, threads);
+ResolvedLayer resolveLayer(ScriptModel& m, const std::string& layer, const std::vector<int64_t>& inputShape) {
   ResolvedLayer r;
   r.name = layer.empty() ? m.defaultLayer(inputShape) : layer;
-  m.setTargetLayer(r.name);
-  r.centres = m.cellCentres(inputShape);
+  m.captureFunction(r.name);  // checks that the layer can be captured
+  r.centres = m.cellCentres(r.name, inputShape, nullptr);
   return r;
 }
 
 // The teacher: eval mode, run once per batch for every term that needs it.
 class Teacher {
  public:
-  Teacher(const std::string& path, const std::string& output, const LossContext& ctx, int threads)
-      : path_(path), output_(output) {
-    module_ = loadModule(path);
+  Teacher(const std::string& path, const std::string& output, const LossContext& ctx)
+      : model_(ScriptModel::load(path)), path_(path) {
+    model_.setOutput(output);
+    module_ = model_.module();
     module_.eval();
     inputShape_ = ctx.inputShape;
-    threads_ = threads;
   }
 
-  void wantMaps(CamMethod method, const std::string& layer) {
-    method_ = method;
-    layer_ = resolveLayer(path_, layer, inputShape_, threads_);
-    forwardWith_ = modelimpl::buildLayerForward(module_, path_, layer_.name);
+  void wantMaps(const Method& method, const std::string& layer) {
+    method_ = &method;
+    layer_ = resolveLayer(model_, layer, inputShape_);
+    forwardWith_ = model_.layerForward(layer_.name);
     // The map needs d(logit)/d(activation); parameters that track gradients keep the
     // activation on the autograd graph (nothing is ever accumulated into them).
     for (at::Tensor p : module_.parameters()) p.requires_grad_(true);
@@ -107,11 +120,11 @@ class Teacher {
         at::AutoGradMode grad(true);
         const auto out = (*forwardWith_)({module_._ivalue(), b.input}).toTuple();
         const at::Tensor act = out->elements().at(0).toTensor();
-        const at::Tensor logits = logitsOf(out->elements().at(1), b.input, path_, output_);
-        last_ = {logits.detach(), trueClassMaps(method_, logits, act, b.labels, false).detach()};
+        const at::Tensor logits = model_.logits(out->elements().at(1), b.input.size(0));
+        last_ = {logits.detach(), trueClassMaps(*method_, logits, act, b.labels, false).detach()};
       } else {
         at::NoGradGuard noGrad;
-        last_ = {forwardLogits(module_, b.input, path_, output_).detach(), at::Tensor()};
+        last_ = {model_.forwardLogits(b.input).detach(), at::Tensor()};
       }
     } catch (const Error&) {
       throw;
@@ -125,12 +138,11 @@ class Teacher {
   }
 
  private:
+  ScriptModel model_;  // --teacher-output is its output selector
   std::string path_;
-  std::string output_;  // --teacher-output
   torch::jit::Module module_;
   std::vector<int64_t> inputShape_;
-  int threads_ = 0;
-  CamMethod method_ = CamMethod::GradCamPlusPlus;
+  const Method* method_ = nullptr;
   ResolvedLayer layer_;
   std::shared_ptr<torch::jit::GraphFunction> forwardWith_;
   at::ScalarType dtype_ = at::kFloat;
@@ -166,7 +178,7 @@ class DistillationTerm : public LossTerm {
 // evaluated at the teacher's cell centres if the grids differ; mean over cells and clips.
 class ExplanationTerm : public LossTerm {
  public:
-  ExplanationTerm(std::shared_ptr<Teacher> teacher, CamMethod method, std::string studentLayer,
+  ExplanationTerm(std::shared_ptr<Teacher> teacher, const Method& method, std::string studentLayer,
                   CellCentres studentCentres, CellCentres teacherCentres)
       : teacher_(std::move(teacher)), method_(method), layer_(std::move(studentLayer)),
         studentCentres_(std::move(studentCentres)), teacherCentres_(std::move(teacherCentres)) {}
@@ -204,7 +216,7 @@ class ExplanationTerm : public LossTerm {
   }
 
   std::shared_ptr<Teacher> teacher_;
-  CamMethod method_;
+  const Method& method_;
   std::string layer_;
   CellCentres studentCentres_, teacherCentres_;
 };
@@ -218,7 +230,7 @@ class ExplanationTerm : public LossTerm {
 // through the same resize and centre crop as the frames.
 class BoxTerm : public LossTerm {
  public:
-  BoxTerm(CamMethod method, std::string layer, PreprocessParams pre, CellCentres centres)
+  BoxTerm(const Method& method, std::string layer, PreprocessParams pre, CellCentres centres)
       : method_(method), layer_(std::move(layer)), pre_(pre), centres_(std::move(centres)) {}
   std::string name() const override { return "box"; }
   std::string activationLayer() const override { return layer_; }
@@ -257,7 +269,7 @@ class BoxTerm : public LossTerm {
     return cache_.emplace(clip, std::move(cb)).first->second;
   }
 
-  CamMethod method_;
+  const Method& method_;
   std::string layer_;
   PreprocessParams pre_;
   CellCentres centres_;  // where the layer's cells sit in the crop (as the heatmaps are drawn)
@@ -334,7 +346,7 @@ std::vector<std::unique_ptr<LossTerm>> makeLossTerms(const TrainOptions& o, cons
   auto needTeacher = [&](const std::string& term) {
     if (o.teacherPath.empty())
       throw Error(ErrorKind::Usage, "--loss " + term + " needs a teacher model (--teacher)");
-    if (!teacher) teacher = std::make_shared<Teacher>(o.teacherPath, o.teacherOutput, ctx, o.threads);
+    if (!teacher) teacher = std::make_shared<Teacher>(o.teacherPath, o.teacherOutput, ctx);
     return teacher;
   };
   for (const LossSpec& spec : o.losses) {
@@ -347,13 +359,13 @@ std::vector<std::unique_ptr<LossTerm>> makeLossTerms(const TrainOptions& o, cons
         throw Error(ErrorKind::Usage, "--kd-temperature must be positive");
       terms.push_back(std::make_unique<DistillationTerm>(needTeacher("kd"), o.kdTemperature));
     } else if (spec.name == "exp") {
-      const CamMethod method = parseExpMethod(o.expMethod);
+      const Method& method = parseExpMethod(o.expMethod);
       auto t = needTeacher("exp");
       t->wantMaps(method, o.teacherLayer);
-      const ResolvedLayer student = resolveLayer(ctx.modelPath, o.expLayer, ctx.inputShape, o.threads);
+      const ResolvedLayer student = resolveLayer(*ctx.model, o.expLayer, ctx.inputShape);
       terms.push_back(std::make_unique<ExplanationTerm>(t, method, student.name, student.centres, t->layer().centres));
     } else if (spec.name == "box") {
-      const ResolvedLayer layer = resolveLayer(ctx.modelPath, o.expLayer, ctx.inputShape, o.threads);
+      const ResolvedLayer layer = resolveLayer(*ctx.model, o.expLayer, ctx.inputShape);
       terms.push_back(std::make_unique<BoxTerm>(parseExpMethod(o.expMethod), layer.name, o.preprocess, layer.centres));
     } else {
       std::string known;

@@ -14,6 +14,7 @@
 
 #include "explain_video/synth.hpp"
 #include "explain_video/train.hpp"
+#include "model/script_model.hpp"
 #include "train/dataset.hpp"
 
 namespace ev {
@@ -54,7 +55,7 @@ class LossTerm {
 // What the terms may need besides the options: the model being trained (for its default
 // layer) and the input geometry.
 struct LossContext {
-  std::string modelPath;                  // the student's TorchScript file as loaded
+  modelimpl::ScriptModel* model = nullptr;  // the model being trained, as loaded
   std::vector<int64_t> inputShape;        // 1×3×T×H×W of one window
 };
 

@@ -22,14 +22,16 @@
 #include "io/atomic_output.hpp"
 #include "train/dataset.hpp"
 #include "train/loss_terms.hpp"
-#include "train/modules.hpp"
-#include "model/layer_forward.hpp"
+#include "model/script_model.hpp"
+#include "model/torch_text.hpp"
 #include "train/train_records.hpp"
 
 namespace fs = std::filesystem;
 
 namespace ev {
 using namespace trainimpl;
+using modelimpl::shapeString;
+using modelimpl::torchMessage;
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -41,15 +43,15 @@ void setThreads(int threads) {
 }
 
 // One dry run in eval mode: the model takes 1×3×T×H×W and has one output per class.
-void checkModel(torch::jit::Module& m, const std::string& path, const std::string& output, const SplitData& split,
-                int clipLen) {
+void checkModel(modelimpl::ScriptModel& m, const SplitData& split, int clipLen) {
+  const std::string& path = m.path();
   at::Tensor logits;
   {
     c10::InferenceMode guard;
-    m.eval();
+    m.module().eval();
     const at::Tensor x = at::zeros({1, 3, clipLen, split.height, split.width});
     try {
-      logits = forwardLogits(m, x, path, output);
+      logits = m.logits(m.module().forward({x}), 1);
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {
@@ -77,12 +79,12 @@ at::Tensor makeInput(const SplitData& d, const std::vector<int>& clips, const st
 
 // Mean logits over the windows of windowStarts(frames, {clipLen, stride}) of every clip, in
 // eval mode under inference mode; windows of consecutive clips share forward passes.
-std::vector<std::vector<float>> meanLogits(torch::jit::Module& m, const std::string& path, const std::string& output,
-                                           const SplitData& d,
+std::vector<std::vector<float>> meanLogits(modelimpl::ScriptModel& m, const SplitData& d,
                                            int clipLen, int stride, int batchSize, const Normalisation& norm,
                                            const std::function<void(int, int)>& progress) {
   c10::InferenceMode guard;
-  m.eval();
+  m.module().eval();
+  const std::string& path = m.path();
   std::vector<int> wClip;
   std::vector<int64_t> wStart;
   std::vector<int> lastWindowOf(d.clips.size());
@@ -102,7 +104,7 @@ std::vector<std::vector<float>> meanLogits(torch::jit::Module& m, const std::str
     const int b1 = std::min(total, b0 + batchSize);
     std::vector<int> clips(wClip.begin() + b0, wClip.begin() + b1);
     std::vector<int64_t> starts(wStart.begin() + b0, wStart.begin() + b1);
-    const at::Tensor logits = forwardLogits(m, makeInput(d, clips, starts, clipLen, norm), path, output).to(at::kFloat).contiguous();
+    const at::Tensor logits = m.forwardLogits(makeInput(d, clips, starts, clipLen, norm)).to(at::kFloat).contiguous();
     if (static_cast<size_t>(logits.size(1)) != K)
       throw Error(ErrorKind::Model, path + ": the model has " + std::to_string(logits.size(1)) + " outputs but " + d.dir +
                                         " has " + std::to_string(K) + " classes");
@@ -257,7 +259,9 @@ TrainResult trainModel(const TrainOptions& o, const TrainCallback& onEvent) {
                                         std::to_string(st.batchSize) + ", not " + std::to_string(o.batchSize));
     modelPath = (fs::path(o.resumeDir) / st.modelFile).string();
   }
-  torch::jit::Module module = loadModule(modelPath);
+  modelimpl::ScriptModel model = modelimpl::ScriptModel::load(modelPath);
+  model.setOutput(o.modelOutput);
+  torch::jit::Module module = model.module();
 
   auto loadingProgress = [&](const std::string& which) {
     return [&, which](int done, int total) {
@@ -279,7 +283,7 @@ TrainResult trainModel(const TrainOptions& o, const TrainCallback& onEvent) {
   }
   result.trainClips = static_cast<int>(train.clips.size());
   result.valClips = static_cast<int>(val.clips.size());
-  checkModel(module, modelPath, o.modelOutput, train, o.clipLen);
+  checkModel(model, train, o.clipLen);
 
   std::vector<at::Tensor> params;
   for (at::Tensor p : module.parameters()) {
@@ -290,7 +294,7 @@ TrainResult trainModel(const TrainOptions& o, const TrainCallback& onEvent) {
   std::unique_ptr<torch::optim::Optimizer> optimizer = makeOptimizer(o, params);
 
   std::vector<std::unique_ptr<LossTerm>> terms =
-      makeLossTerms(o, LossContext{modelPath, {1, 3, o.clipLen, train.height, train.width}});
+      makeLossTerms(o, LossContext{&model, {1, 3, o.clipLen, train.height, train.width}});
   std::string activationLayer;  // the one layer the terms need on the autograd graph, if any
   for (const auto& t : terms) {
     result.termNames.push_back(t->name());
@@ -300,7 +304,7 @@ TrainResult trainModel(const TrainOptions& o, const TrainCallback& onEvent) {
     if (!layer.empty()) activationLayer = layer;
   }
   std::shared_ptr<torch::jit::GraphFunction> forwardWith;
-  if (!activationLayer.empty()) forwardWith = modelimpl::buildLayerForward(module, modelPath, activationLayer);
+  if (!activationLayer.empty()) forwardWith = model.layerForward(activationLayer);
 
   std::error_code ec;
   fs::create_directories(result.checkpointDir, ec);
@@ -380,9 +384,9 @@ TrainResult trainModel(const TrainOptions& o, const TrainCallback& onEvent) {
         if (forwardWith) {
           const auto out = (*forwardWith)({module._ivalue(), batch.input}).toTuple();
           f.activation = out->elements().at(0).toTensor();
-          f.logits = logitsOf(out->elements().at(1), batch.input, modelPath, o.modelOutput);
+          f.logits = model.logits(out->elements().at(1), batch.input.size(0));
         } else {
-          f.logits = forwardLogits(module, batch.input, modelPath, o.modelOutput);
+          f.logits = model.forwardLogits(batch.input);
         }
         logits = f.logits;
         at::Tensor total;
@@ -446,7 +450,7 @@ TrainResult trainModel(const TrainOptions& o, const TrainCallback& onEvent) {
     es.lr = lr;
     if (haveVal) {
       const auto valStart = Clock::now();
-      const auto logits = meanLogits(module, modelPath, o.modelOutput, val, o.clipLen, o.valStride, o.batchSize, norm, [&](int done, int total) {
+      const auto logits = meanLogits(model, val, o.clipLen, o.valStride, o.batchSize, norm, [&](int done, int total) {
         TrainEvent e;
         e.kind = TrainEvent::Kind::Validating;
         e.epoch = epoch + 1;
@@ -533,11 +537,12 @@ AccuracyReport evaluateAccuracy(const std::string& modelPath, const std::string&
   (void)probe;
   const auto t0 = Clock::now();
   setThreads(o.threads);
-  torch::jit::Module module = loadModule(modelPath);
+  modelimpl::ScriptModel model = modelimpl::ScriptModel::load(modelPath);
+  model.setOutput(o.modelOutput);
   const SplitData data = loadSplit(splitDir, o.preprocess, o.threads);
-  checkModel(module, modelPath, o.modelOutput, data, o.clipLen);
+  checkModel(model, data, o.clipLen);
   const Normalisation norm = normalisationOf(o.preprocess);
-  const auto logits = meanLogits(module, modelPath, o.modelOutput, data, o.clipLen, o.stride, o.batchSize, norm, progress);
+  const auto logits = meanLogits(model, data, o.clipLen, o.stride, o.batchSize, norm, progress);
 
   AccuracyReport r;
   r.modelPath = modelPath;

@@ -1,0 +1,70 @@
+// The interface every CAM method implements, on batched LibTorch tensors. A method is one
+// small file in src/cam/methods/ plus one line in src/cam/registry.cpp.
+//
+// Written with differentiable tensor ops: a map computed from an activation and a gradient
+// taken with create_graph=true can be trained through (the explanation losses), and the
+// explain pipeline runs the very same function in double precision.
+//
+// Private header: includes torch.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "explain_video/cam.hpp"
+
+namespace ev {
+namespace camimpl {
+
+// Batched inputs: item n is one (window, class) pair. Only what the method's info().needs
+// declares is set; the rest is undefined.
+struct MethodInputs {
+  at::Tensor activation;    // N×C×T×H×W
+  at::Tensor gradient;      // N×C×T×H×W, ∂S^c/∂A for item n's class (kNeedGradient)
+  at::Tensor classWeights;  // N×C, the classifier row W[c,:] for item n's class (kNeedClassifierWeights)
+  // kNeedModelScores (perturbation methods, to come): the window's model input (1×3×T×H×W)
+  // and a scorer mapping M perturbed copies (M×3×T×H×W) to the class scores (M).
+  at::Tensor input;
+  std::function<at::Tensor(const at::Tensor&)> scoreInputs;
+};
+
+// Per item n, what the method noticed (sized N by the method when not null).
+struct MethodNotes {
+  std::vector<int64_t> clampedAlphaCells;
+};
+
+class Method {
+ public:
+  virtual ~Method() = default;
+  virtual const CamMethodInfo& info() const = 0;
+  // N×T×H×W maps, relu applied, not normalised; differentiable where info().differentiable.
+  virtual at::Tensor maps(const MethodInputs& in, MethodNotes* notes) const = 0;
+};
+
+// The registry (registry.cpp), and lookup by name (Error(Usage) listing the names).
+const std::vector<const Method*>& registry();
+const Method& findMethod(const std::string& name);
+
+// ---- shared pieces of the formulas ----
+
+// relu(Σ_k w_k·A^k): weights N×C broadcast over T×H×W, or N×C×T×1×1 (per time step).
+inline at::Tensor weightedMap(const at::Tensor& weights, const at::Tensor& a) {
+  at::Tensor w = weights;
+  while (w.dim() < a.dim()) w = w.unsqueeze(-1);
+  return at::relu((w * a).sum(1));
+}
+
+// num / den where den != 0, else 0, without inf/NaN in either pass (the unused branch divides
+// by 1). `positive` = true: only where den > 0.
+inline at::Tensor safeDivide(const at::Tensor& num, const at::Tensor& den, bool positive = false) {
+  const at::Tensor ok = positive ? den.gt(0) : den.ne(0);
+  return at::where(ok, num / at::where(ok, den, at::ones_like(den)), at::zeros_like(num));
+}
+
+// Error(Internal) unless the tensors the method declared are there with matching shapes.
+void checkInputs(const CamMethodInfo& info, const MethodInputs& in);
+
+}  // namespace camimpl
+}  // namespace ev

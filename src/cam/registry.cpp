@@ -1,0 +1,144 @@
+// The method registry: one line per method. The CLI's --method, --help's method table, the
+// README table and the registry-wide tests all enumerate this list.
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "cam/method.hpp"
+#include "explain_video/error.hpp"
+
+namespace ev {
+namespace camimpl {
+
+#define EV_CAM_METHODS(X) \
+  X(gradCamPlusPlus)      \
+  X(gradCam)              \
+  X(gradCamPerTime)       \
+  X(xGradCam)             \
+  X(layerCam)             \
+  X(hiResCam)             \
+  X(eigenCam)             \
+  X(classActivationMap)
+
+#define EV_DECLARE(f) const Method& f();
+EV_CAM_METHODS(EV_DECLARE)
+#undef EV_DECLARE
+
+const std::vector<const Method*>& registry() {
+#define EV_ENTRY(f) &f(),
+  static const std::vector<const Method*> r = {EV_CAM_METHODS(EV_ENTRY)};
+#undef EV_ENTRY
+  return r;
+}
+
+const Method& findMethod(const std::string& name) {
+  for (const Method* m : registry())
+    if (m->info().name == name) return *m;
+  if (name == "gradcampp") return findMethod("gradcam++");  // an alias without the '+' signs
+  std::string all;
+  for (const Method* m : registry()) all += (all.empty() ? "" : ", ") + m->info().name;
+  throw Error(ErrorKind::Usage, "unknown method '" + name + "': registered methods are " + all);
+}
+
+void checkInputs(const CamMethodInfo& info, const MethodInputs& in) {
+  auto fail = [&](const std::string& what) {
+    throw Error(ErrorKind::Internal, "method " + info.name + ": " + what);
+  };
+  if (!in.activation.defined() || in.activation.dim() != 5) fail("needs an N×C×T×H×W activation");
+  if (info.has(kNeedGradient) && (!in.gradient.defined() || !in.gradient.sizes().equals(in.activation.sizes())))
+    fail("needs a gradient of the activation's shape");
+  if (info.has(kNeedClassifierWeights) &&
+      (!in.classWeights.defined() || in.classWeights.dim() != 2 || in.classWeights.size(0) != in.activation.size(0) ||
+       in.classWeights.size(1) != in.activation.size(1)))
+    fail("needs classifier weights N×C for the activation's N×C");
+  if (info.has(kNeedModelScores) && (!in.input.defined() || !in.scoreInputs)) fail("needs the input and a scorer");
+}
+
+}  // namespace camimpl
+
+const std::vector<CamMethodInfo>& camMethods() {
+  static const std::vector<CamMethodInfo> infos = [] {
+    std::vector<CamMethodInfo> v;
+    for (const camimpl::Method* m : camimpl::registry()) v.push_back(m->info());
+    return v;
+  }();
+  return infos;
+}
+
+std::vector<std::string> camMethodNames() {
+  std::vector<std::string> names;
+  for (const CamMethodInfo& i : camMethods()) names.push_back(i.name);
+  return names;
+}
+
+const CamMethodInfo& camMethod(const std::string& name) { return camimpl::findMethod(name).info(); }
+
+std::vector<std::string> parseCamMethods(const std::string& spec, const std::string& flag, bool* all) {
+  std::vector<std::string> out;
+  if (all) *all = false;
+  std::istringstream in(spec);
+  for (std::string s; std::getline(in, s, ',');) {
+    s.erase(0, s.find_first_not_of(" \t"));
+    s.erase(s.find_last_not_of(" \t") + 1);
+    if (s.empty()) continue;
+    if (s == "all") {
+      if (all) *all = true;
+      for (const CamMethodInfo& i : camMethods())
+        if (!i.has(kNeedModelScores) && std::find(out.begin(), out.end(), i.name) == out.end()) out.push_back(i.name);
+      continue;
+    }
+    std::string name;
+    try {
+      name = camMethod(s).name;
+    } catch (const Error& e) {
+      throw Error(ErrorKind::Usage, flag + ": " + e.what());
+    }
+    if (std::find(out.begin(), out.end(), name) != out.end())
+      throw Error(ErrorKind::Usage, flag + " lists " + name + " twice");
+    out.push_back(name);
+  }
+  if (out.empty()) throw Error(ErrorKind::Usage, flag + " names no method");
+  return out;
+}
+
+std::string camMethodTable(size_t indent) {
+  size_t w = 0;
+  for (const CamMethodInfo& i : camMethods()) w = std::max(w, i.name.size());
+  std::ostringstream s;
+  for (const CamMethodInfo& i : camMethods()) {
+    s << std::string(indent, ' ') << i.name << std::string(w + 2 - i.name.size(), ' ') << i.summary << "\n"
+      << std::string(indent + w + 2, ' ') << "[" << i.reference << "; " << i.cost << "]\n";
+  }
+  return s.str();
+}
+
+Volume computeCam(const std::string& method, const CamInputs& in, CamNotes* notes) {
+  const camimpl::Method& m = camimpl::findMethod(method);
+  const CamMethodInfo& info = m.info();
+  auto tensorOf = [&](const Volume* v, const char* what) {
+    if (!v || v->shape.empty() || Volume::numel(v->shape) != v->data.size())
+      throw Error(ErrorKind::Internal, "method " + info.name + ": " + what + " is missing or malformed");
+    std::vector<int64_t> shape = v->shape;
+    shape.insert(shape.begin(), 1);
+    return at::from_blob(const_cast<float*>(v->data.data()), shape, at::kFloat).to(at::kDouble);
+  };
+  camimpl::MethodInputs mi;
+  mi.activation = tensorOf(in.activation, "the activation");
+  if (info.has(kNeedGradient)) mi.gradient = tensorOf(in.gradient, "the gradient");
+  if (info.has(kNeedClassifierWeights)) {
+    if (!in.classWeights) throw Error(ErrorKind::Internal, "method " + info.name + ": classifier weights are missing");
+    mi.classWeights = at::from_blob(const_cast<float*>(in.classWeights->data()),
+                                    {1, static_cast<int64_t>(in.classWeights->size())}, at::kFloat)
+                          .to(at::kDouble);
+  }
+  if (info.has(kNeedModelScores))
+    throw Error(ErrorKind::Usage, "method " + info.name + " needs model scores: run it through the explain pipeline");
+  camimpl::MethodNotes mn;
+  const at::Tensor map = m.maps(mi, notes ? &mn : nullptr).squeeze(0).to(at::kFloat).contiguous();
+  if (notes) notes->clampedAlphaCells = mn.clampedAlphaCells.empty() ? 0 : mn.clampedAlphaCells[0];
+  Volume out(std::vector<int64_t>(map.sizes().begin(), map.sizes().end()));
+  std::copy(map.data_ptr<float>(), map.data_ptr<float>() + map.numel(), out.data.begin());
+  return out;
+}
+
+}  // namespace ev

@@ -1,0 +1,617 @@
+// The main job as a sequence of streaming passes (memory bounded by a few windows):
+//   model pass   decode → windows → one capture per window → every method's maps for the
+//                candidate classes, spilled to a WindowStore;
+//   classes      the explained classes from the mean logits (or --class);
+//   re-explain   (rare) windows whose candidates missed an explained class run again;
+//   panels       one map per explanation (method × class) and window;
+//   statistics   per-frame and video-wide heat from the stored maps (no decoding);
+//   render pass  decode again → per-frame heatmaps → sinks (MP4, NPY); then JSON and raw.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <set>
+
+#include "explain_video/error.hpp"
+#include "explain_video/explain.hpp"
+#include "explain_video/heatmap.hpp"
+#include "explain_video/model.hpp"
+#include "explain_video/video.hpp"
+#include "io/params_json.hpp"
+#include "pipeline/class_choice.hpp"
+#include "pipeline/frame_heat.hpp"
+#include "pipeline/sinks.hpp"
+#include "pipeline/window_explainer.hpp"
+#include "pipeline/window_store.hpp"
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace ev {
+namespace {
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::vector<double> softmax(const std::vector<float>& logits) {
+  std::vector<double> p(logits.size());
+  if (logits.empty()) return p;
+  const double m = *std::max_element(logits.begin(), logits.end());
+  double s = 0;
+  for (size_t i = 0; i < logits.size(); ++i) s += p[i] = std::exp(logits[i] - m);
+  for (double& v : p) v /= s;
+  return p;
+}
+
+std::string classNameOf(int id, const std::vector<std::string>& labels) {
+  if (id >= 0 && id < static_cast<int>(labels.size())) return labels[id];
+  return "class " + std::to_string(id);
+}
+
+// What the model pass leaves behind.
+struct ModelPass {
+  VideoInfo info;
+  int64_t frames = 0;
+  std::vector<double> logitSum;
+  std::vector<int64_t> cellShape;  // T'×H'×W' of the layer's output (the first window's)
+  double modelSeconds = 0;
+};
+
+// The panels of a run: for each explained class, for each method.
+std::vector<Panel> makePanels(const std::vector<std::string>& methods, const std::vector<int>& classes,
+                              const std::vector<std::string>& labels) {
+  std::vector<Panel> panels;
+  for (int c : classes)
+    for (const std::string& m : methods) {
+      Panel p;
+      p.method = m;
+      p.classId = c;
+      p.className = classNameOf(c, labels);
+      const bool severalMethods = methods.size() > 1, severalClasses = classes.size() > 1;
+      const std::string ctag = "c" + std::to_string(c);
+      p.tag = severalMethods && severalClasses ? m + "." + ctag : severalMethods ? m : severalClasses ? ctag : "";
+      p.title = !severalMethods ? p.className : severalClasses ? m + ": " + p.className : m;
+      panels.push_back(p);
+    }
+  return panels;
+}
+
+}  // namespace
+
+struct Explainer::Impl {
+  ExplainerParams params;
+  Model model;
+  std::string layer;
+  CellCentres centres;
+  std::string geometryNote;
+  std::vector<std::string> labels;
+  double setupSeconds = 0;
+
+  explicit Impl(const ExplainerParams& p) : params(p), model(p.model, p.threads) {}
+
+  std::vector<int64_t> inputShape() const {
+    return {1, 3, params.windows.clipLen, params.preprocess.cropHeight, params.preprocess.cropWidth};
+  }
+
+  void checkLabels(size_t numClasses) const {
+    if (!labels.empty() && labels.size() != numClasses)
+      throw Error(ErrorKind::Usage, params.labelsFile + ": " + std::to_string(labels.size()) +
+                                        " names, but the model has " + std::to_string(numClasses) + " classes");
+  }
+
+  // decode → windows → capture → maps. `only` (when non-null) restricts the model to those
+  // window indices; onWindow(window, maps) sees every explained window in order.
+  template <class OnWindow>
+  ModelPass modelPass(const std::string& input, WindowExplainer& engine, const std::set<int64_t>* only,
+                      const ClassChooser& classesFor, const ProgressCallback& progress, OnWindow&& onWindow) {
+    ModelPass pass;
+    VideoReader reader(input);
+    pass.info = reader.info();
+    WindowSampler sampler(params.preprocess, params.windows);
+    Frame frame;
+    Window window;
+    const auto t0 = Clock::now();
+    auto drain = [&] {
+      while (sampler.pop(window)) {
+        if (only && !only->count(window.index)) continue;
+        const auto tm = Clock::now();
+        WindowMaps maps = engine.explain(window.input, classesFor);
+        pass.modelSeconds += since(tm);
+        checkLabels(maps.logits.size());
+        if (pass.logitSum.empty()) pass.logitSum.assign(maps.logits.size(), 0.0);
+        if (pass.cellShape.empty()) pass.cellShape = maps.cellShape;
+        for (size_t i = 0; i < maps.logits.size(); ++i) pass.logitSum[i] += maps.logits[i];
+        onWindow(window, maps);
+      }
+    };
+    while (reader.read(frame)) {
+      sampler.push(frame);
+      drain();
+      if (progress)
+        progress({only ? "re-explain" : "explain", sampler.framesSeen(), reader.info().frameCountHint, since(t0)});
+    }
+    sampler.finish();
+    drain();
+    pass.frames = sampler.framesSeen();
+    if (pass.frames == 0) throw Error(ErrorKind::Input, input + ": no decodable video frames");
+    return pass;
+  }
+
+  // Everything up to the panel store; shared by explain() and analyse().
+  struct Prepared {
+    ModelPass pass;
+    std::vector<int> classes;
+    std::vector<float> meanLogits;
+    std::vector<Panel> panels;
+    WindowStore panelStore;
+    std::vector<Explanation> explanations;
+    std::vector<std::string> warnings;
+    std::vector<nlohmann::json> windowJson;
+    int64_t windows = 0, reExplained = 0;
+    double modelSeconds = 0;
+  };
+
+  void prepare(const ExplainRequest& rq, Prepared& out, const ProgressCallback& progress, RawDirSink* raw,
+               bool keepWindowJson) {
+    const ClassChoice choice = parseClassChoice(rq.classSpec, labels, params.labelsFile);
+    WindowExplainer engine(model, layer, rq.methods, rq.skipUnavailable);
+    const std::vector<std::string>& methods = engine.methods();
+    out.warnings = engine.skipped();
+    const size_t M = methods.size();
+
+    // ---- model pass ----
+    WindowStore all;
+    auto toRecord = [&](const Window& w, WindowMaps& maps) {
+      WindowRecord r;
+      r.index = w.index;
+      r.frames = w.frames;
+      r.geometry = w.geometry;
+      r.logits = std::move(maps.logits);
+      r.classIds = std::move(maps.classIds);
+      r.maps = std::move(maps.maps);
+      r.notes = std::move(maps.notes);
+      return r;
+    };
+    out.pass = modelPass(rq.input, engine, nullptr, [&](const std::vector<float>& l) { return choice.candidates(l); },
+                         progress, [&](const Window& w, WindowMaps& maps) {
+                           if (raw) raw->input(w.index, w.input);
+                           all.append(toRecord(w, maps));
+                         });
+    out.windows = all.size();
+    out.modelSeconds = out.pass.modelSeconds;
+
+    // The geometry walk must agree with the layer's real output (an op it misread would not).
+    const auto& cs = out.pass.cellShape;
+    if (!centres.empty() && cs.size() == 3 &&
+        (static_cast<int64_t>(centres.t.size()) != cs[0] || static_cast<int64_t>(centres.h.size()) != cs[1] ||
+         static_cast<int64_t>(centres.w.size()) != cs[2])) {
+      geometryNote = "the graph walk gave " + std::to_string(centres.t.size()) + "x" + std::to_string(centres.h.size()) +
+                     "x" + std::to_string(centres.w.size()) + " cells, the layer outputs " + std::to_string(cs[0]) + "x" +
+                     std::to_string(cs[1]) + "x" + std::to_string(cs[2]);
+      centres = CellCentres{};
+    }
+    if (centres.empty())
+      out.warnings.push_back("layer " + layer + ": cell geometry unknown (" + geometryNote +
+                             "); heatmaps assume evenly tiled cells");
+
+    // ---- the explained classes ----
+    out.meanLogits.resize(out.pass.logitSum.size());
+    for (size_t i = 0; i < out.meanLogits.size(); ++i)
+      out.meanLogits[i] = static_cast<float>(out.pass.logitSum[i] / static_cast<double>(out.windows));
+    bool clipped = false;
+    out.classes = choice.resolve(out.meanLogits, &clipped);
+    if (clipped)
+      out.warnings.push_back("--class top" + std::to_string(choice.topK) + ": the model has only " +
+                             std::to_string(out.meanLogits.size()) + " classes; explaining " +
+                             std::to_string(out.classes.size()));
+
+    // ---- re-explain (only if needed): windows whose candidates missed an explained class ----
+    std::set<int64_t> missing;
+    WindowRecord r;
+    all.rewind();
+    while (all.next(r))
+      for (int c : out.classes)
+        if (r.find(0, c) < 0) missing.insert(r.index);
+    WindowStore recomputed;
+    out.reExplained = static_cast<int64_t>(missing.size());
+    if (!missing.empty())
+      out.modelSeconds += modelPass(rq.input, engine, &missing, [&](const std::vector<float>&) { return out.classes; },
+                                    progress, [&](const Window& w, WindowMaps& maps) { recomputed.append(toRecord(w, maps)); })
+                              .modelSeconds;
+
+    // ---- panels: one map per explanation and window ----
+    out.panels = makePanels(methods, out.classes, labels);
+    const size_t P = out.panels.size();
+    out.explanations.resize(P);
+    const std::vector<double> meanProb = softmax(out.meanLogits);
+    for (size_t p = 0; p < P; ++p) {
+      Explanation& e = out.explanations[p];
+      e.method = out.panels[p].method;
+      e.classId = out.panels[p].classId;
+      e.className = out.panels[p].className;
+      e.classScore = meanProb.at(static_cast<size_t>(e.classId));
+    }
+    all.rewind();
+    recomputed.rewind();
+    WindowRecord extra;
+    while (all.next(r)) {
+      const WindowRecord* src = &r;
+      if (missing.count(r.index)) {
+        if (!recomputed.next(extra) || extra.index != r.index)
+          throw Error(ErrorKind::Internal, "window " + std::to_string(r.index) + " was not re-explained");
+        src = &extra;
+      }
+      const std::vector<double> prob = softmax(r.logits);
+      WindowRecord pr;
+      pr.index = r.index;
+      pr.frames = r.frames;
+      pr.geometry = r.geometry;
+      for (size_t p = 0; p < P; ++p) {
+        const size_t m = p % M;
+        const int64_t at = src->find(m, out.panels[p].classId);
+        if (at < 0) throw Error(ErrorKind::Internal, "window " + std::to_string(r.index) + " lacks a map");
+        pr.maps.push_back(src->maps[static_cast<size_t>(at)]);
+        pr.notes.push_back(src->notes[static_cast<size_t>(at)]);
+        pr.scores.push_back(prob.at(static_cast<size_t>(out.panels[p].classId)));
+        const Volume& v = pr.maps.back();
+        if (std::all_of(v.data.begin(), v.data.end(), [](float x) { return x == 0.f; })) ++out.explanations[p].zeroWindows;
+        out.explanations[p].clampedAlphaCells += pr.notes.back();
+      }
+      if (keepWindowJson || raw) {
+        nlohmann::json wj;
+        wj["index"] = r.index;
+        wj["first_frame"] = r.frames.front();
+        wj["last_frame"] = r.frames.back();
+        wj["frames"] = r.frames;
+        wj["logits"] = r.logits;
+        wj["class_score"] = prob.at(static_cast<size_t>(out.classes.front()));
+        nlohmann::json top = nlohmann::json::array();
+        for (int k : topK(r.logits, 5))
+          top.push_back({{"class", k}, {"name", classNameOf(k, labels)}, {"score", prob[static_cast<size_t>(k)]}});
+        wj["top5"] = top;
+        if (raw) {
+          nlohmann::json rec = wj;
+          rec["class"] = out.classes.front();
+          rec["method"] = methods.front();
+          rec["layer"] = layer;
+          std::vector<const Volume*> maps;
+          for (const Volume& v : pr.maps) maps.push_back(&v);
+          raw->window(r.index, out.panels, maps, rec);
+        }
+        if (keepWindowJson) out.windowJson.push_back(std::move(wj));
+      }
+      out.panelStore.append(pr);
+    }
+    for (const Explanation& e : out.explanations)
+      if (e.zeroWindows > 0)
+        out.warnings.push_back(e.method + " for '" + e.className + "': the map is all zero in " +
+                               std::to_string(e.zeroWindows) + " of " + std::to_string(out.windows) +
+                               " windows" + (e.zeroWindows == out.windows ? " (the whole explanation is empty)" : ""));
+  }
+
+  // Per panel: every frame's maximum and mean heat, and the video's maximum.
+  struct HeatStats {
+    std::vector<std::vector<float>> frameMax, frameMean;
+    std::vector<float> videoMax;
+  };
+  HeatStats statistics(Prepared& pr, Normalize norm) {
+    const size_t P = pr.panels.size();
+    HeatStats s;
+    s.frameMax.assign(P, std::vector<float>(static_cast<size_t>(pr.pass.frames), 0.f));
+    s.frameMean = s.frameMax;
+    s.videoMax.assign(P, 0.f);
+    FrameHeatSource heat(pr.panelStore, P, params.windows, params.preprocess, norm, centres);
+    int64_t f = 0;
+    std::vector<std::vector<float>> maps;
+    std::vector<double> prob;
+    while (heat.next(f, maps, prob))
+      for (size_t p = 0; p < P; ++p) {
+        const float m = *std::max_element(maps[p].begin(), maps[p].end());
+        s.frameMax[p].at(static_cast<size_t>(f)) = m;
+        s.frameMean[p].at(static_cast<size_t>(f)) = static_cast<float>(
+            std::accumulate(maps[p].begin(), maps[p].end(), 0.0) / static_cast<double>(maps[p].size()));
+        s.videoMax[p] = std::max(s.videoMax[p], m);
+      }
+    for (size_t p = 0; p < P; ++p) pr.explanations[p].videoMax = s.videoMax[p];
+    return s;
+  }
+
+  // The divisor that maps a frame's raw heat to the rendered [0,1] heat (a division, so the
+  // maximum becomes exactly 1); 0 means the frame has no heat at all.
+  static float divisor(const HeatStats& s, size_t p, int64_t f, Normalize norm) {
+    switch (norm) {
+      case Normalize::Video: return s.videoMax[p];
+      case Normalize::Frame: return s.frameMax[p][static_cast<size_t>(f)];
+      case Normalize::Window: return 1.f;
+    }
+    return 1.f;
+  }
+
+  static std::vector<std::vector<float>> importance(const HeatStats& s, Normalize norm) {
+    std::vector<std::vector<float>> imp(s.frameMean.size());
+    for (size_t p = 0; p < imp.size(); ++p) {
+      imp[p].resize(s.frameMean[p].size());
+      for (size_t f = 0; f < imp[p].size(); ++f) {
+        const float d = divisor(s, p, static_cast<int64_t>(f), norm);
+        imp[p][f] = d > 0 ? s.frameMean[p][f] / d : 0.f;
+      }
+    }
+    return imp;
+  }
+};
+
+Explainer::Explainer(const ExplainerParams& p) {
+  if (p.model.empty()) throw Error(ErrorKind::Usage, "--model is required");
+  std::vector<std::string> labels = p.labelsFile.empty() ? std::vector<std::string>{} : readLabels(p.labelsFile);
+  const auto t0 = Clock::now();
+  impl_ = std::make_unique<Impl>(p);
+  impl_->labels = std::move(labels);
+  impl_->model.setOutput(p.modelOutput);
+  impl_->layer = p.layer.empty() ? impl_->model.defaultLayer(impl_->inputShape()) : p.layer;
+  impl_->model.setTargetLayer(impl_->layer);
+  // Where the layer's cells sit in the crop (C3D's padded pool5 does not tile it evenly).
+  impl_->centres = impl_->model.cellCentres(impl_->inputShape(), &impl_->geometryNote);
+  impl_->setupSeconds = since(t0);
+}
+
+Explainer::~Explainer() = default;
+Explainer::Explainer(Explainer&&) noexcept = default;
+Explainer& Explainer::operator=(Explainer&&) noexcept = default;
+
+const ExplainerParams& Explainer::params() const { return impl_->params; }
+const std::string& Explainer::layer() const { return impl_->layer; }
+const CellCentres& Explainer::cellCentres() const { return impl_->centres; }
+const std::string& Explainer::geometryNote() const { return impl_->geometryNote; }
+const std::vector<std::string>& Explainer::labels() const { return impl_->labels; }
+double Explainer::setupSeconds() const { return impl_->setupSeconds; }
+Model& Explainer::model() { return impl_->model; }
+
+std::vector<std::string> Explainer::usableMethods(const std::vector<std::string>& methods,
+                                                  std::vector<std::string>* skipped) {
+  WindowExplainer engine(impl_->model, impl_->layer, methods, /*skipUnavailable=*/true);
+  if (skipped) *skipped = engine.skipped();
+  return engine.methods();
+}
+
+namespace {
+
+void checkRequest(const ExplainRequest& rq) {
+  checkRenderParams(rq.render);
+  if (rq.input.empty()) throw Error(ErrorKind::Usage, "an input video is required");
+  if (rq.methods.empty()) throw Error(ErrorKind::Usage, "--method names no method");
+  std::error_code ec;
+  if (!fs::exists(rq.input, ec)) throw Error(ErrorKind::Input, rq.input + ": file does not exist");
+}
+
+ExplainResult resultOf(const Explainer& ex, const std::vector<Explanation>& explanations,
+                       const std::vector<std::string>& warnings) {
+  ExplainResult r;
+  r.layer = ex.layer();
+  r.explanations = explanations;
+  r.warnings = warnings;
+  r.classId = explanations.front().classId;
+  r.className = explanations.front().className;
+  r.classScore = explanations.front().classScore;
+  return r;
+}
+
+}  // namespace
+
+ExplainResult Explainer::explain(const ExplainRequest& rq, const ProgressCallback& progress) {
+  const auto tStart = Clock::now();
+  checkRequest(rq);
+  Impl& d = *impl_;
+
+  // Claim every output location first: a bad path fails before minutes of work.
+  const std::string output = rq.noVideo ? "" : (rq.output.empty() ? defaultOutputPath(rq.input) : rq.output);
+  std::error_code ec;
+  if (!output.empty() && fs::exists(output, ec) && fs::equivalent(output, rq.input, ec))
+    throw Error(ErrorKind::Usage, output + ": output would overwrite the input video");
+  for (const std::string& m : rq.methods) camMethod(m);  // unknown names fail before any file exists
+  std::unique_ptr<Mp4Sink> mp4;
+  std::unique_ptr<JsonSink> json;
+  std::unique_ptr<RawDirSink> raw;
+  if (!output.empty()) mp4 = std::make_unique<Mp4Sink>(output);
+  if (!rq.jsonFile.empty()) json = std::make_unique<JsonSink>(rq.jsonFile);
+  if (!rq.rawDir.empty()) raw = std::make_unique<RawDirSink>(rq.rawDir);
+
+  Impl::Prepared pr;
+  d.prepare(rq, pr, progress, raw.get(), json != nullptr);
+  std::unique_ptr<NpySink> npy;
+  if (!rq.heatmapsNpy.empty()) npy = std::make_unique<NpySink>(rq.heatmapsNpy, pr.panels);
+
+  ExplainResult result = resultOf(*this, pr.explanations, pr.warnings);
+  result.output = output;
+  result.cellCentres = d.centres;
+  result.geometryNote = d.centres.empty() ? d.geometryNote : "";
+  result.frames = pr.pass.frames;
+  result.windows = pr.windows;
+  result.windowsReExplained = pr.reExplained;
+  result.secondsSetup = d.setupSeconds;
+
+  // ---- statistics, then the render pass ----
+  const Impl::HeatStats stats = d.statistics(pr, rq.normalize);
+  result.explanations = pr.explanations;
+  const std::vector<std::vector<float>> importance = Impl::importance(stats, rq.normalize);
+  const size_t P = pr.panels.size();
+  const auto tRender = Clock::now();
+  {
+    FrameHeatSource heat(pr.panelStore, P, d.params.windows, d.params.preprocess, rq.normalize, d.centres);
+    std::unique_ptr<VideoReader> reader;
+    if (npy) npy->begin(result.frames, pr.pass.info.height, pr.pass.info.width);
+    if (mp4) {
+      reader = std::make_unique<VideoReader>(rq.input);
+      mp4->begin(reader->info(), pr.panels, importance, rq.render, rq.crf, rq.preset);
+    }
+    Frame frame;
+    std::vector<std::vector<float>> maps;
+    std::vector<double> prob;
+    int64_t f = 0;
+    while (heat.next(f, maps, prob)) {
+      for (size_t p = 0; p < P; ++p) {
+        const float dv = Impl::divisor(stats, p, f, rq.normalize);
+        for (float& v : maps[p]) v = dv > 0 ? std::min(1.f, v / dv) : 0.f;
+      }
+      if (npy) npy->frame(maps);
+      if (reader) {
+        if (!reader->read(frame) || frame.index != f)
+          throw Error(ErrorKind::Input, rq.input + ": the second decoding pass gave different frames than the first");
+        mp4->frame(frame, maps, prob);
+      }
+      if (progress) progress({"render", f + 1, result.frames, since(tRender)});
+    }
+    if (npy) npy->close();
+    if (mp4) mp4->close();
+  }
+  result.secondsRender = since(tRender);
+  result.secondsModel = pr.modelSeconds;
+  result.secondsTotal = since(tStart);
+
+  if (json) {
+    const VideoInfo& info = pr.pass.info;
+    nlohmann::json j;
+    j["input"] = rq.input;
+    j["video"] = {{"width", info.width}, {"height", info.height}, {"fps", info.fps}, {"frames", result.frames},
+                  {"rotation", info.rotation}, {"codec", info.codec}};
+    j["model"] = d.params.model;
+    j["layer"] = d.layer;
+    if (d.centres.empty())
+      j["cell_centres"] = {{"known", false}, {"reason", d.geometryNote}, {"assumed", "even tiling (align_corners=False)"}};
+    else
+      j["cell_centres"] = {{"known", true}, {"t", d.centres.t}, {"h", d.centres.h}, {"w", d.centres.w}};
+    if (!d.params.modelOutput.empty()) j["model_output"] = d.params.modelOutput;
+    j["method"] = pr.panels.front().method;
+    std::vector<std::string> methods;
+    for (const Panel& p : pr.panels)
+      if (std::find(methods.begin(), methods.end(), p.method) == methods.end()) methods.push_back(p.method);
+    j["methods"] = methods;
+    j["normalize"] = normalizeName(rq.normalize);
+    const ClassChoice choice = parseClassChoice(rq.classSpec, d.labels, d.params.labelsFile);
+    const std::string chosen = choice.isFixed() ? "given" : choice.topK == 1 ? "top-1 of mean logits"
+                                                                            : "top-" + std::to_string(choice.topK) + " of mean logits";
+    j["class"] = {{"id", result.classId}, {"name", result.className}, {"score", result.classScore}, {"chosen", chosen}};
+    nlohmann::json classes = nlohmann::json::array();
+    const std::vector<double> meanProb = softmax(pr.meanLogits);
+    for (int c : pr.classes)
+      classes.push_back({{"id", c}, {"name", classNameOf(c, d.labels)}, {"score", meanProb[static_cast<size_t>(c)]}});
+    j["classes"] = classes;
+    j["preprocess"] = preprocessJson(d.params.preprocess, d.params.windows);
+    j["mean_logits"] = pr.meanLogits;
+    nlohmann::json top = nlohmann::json::array();
+    for (int k : topK(pr.meanLogits, 5))
+      top.push_back({{"class", k}, {"name", classNameOf(k, d.labels)}, {"score", meanProb[static_cast<size_t>(k)]}});
+    j["top5"] = top;
+    j["windows"] = pr.windowJson;
+    j["windows_re_explained"] = result.windowsReExplained;
+    j["frame_importance"] = importance.front();
+    nlohmann::json ex = nlohmann::json::array();
+    for (size_t p = 0; p < P; ++p) {
+      const Explanation& e = result.explanations[p];
+      nlohmann::json ej = {{"method", e.method},
+                           {"class", e.classId},
+                           {"name", e.className},
+                           {"score", e.classScore},
+                           {"zero_windows", e.zeroWindows},
+                           {"video_max", e.videoMax},
+                           {"frame_importance", importance[p]}};
+      if (e.method == "gradcam++") ej["clamped_alpha_cells"] = e.clampedAlphaCells;
+      if (!pr.panels[p].tag.empty()) {
+        ej["tag"] = pr.panels[p].tag;
+        if (npy) ej["heatmaps"] = taggedPath(rq.heatmapsNpy, pr.panels[p].tag);
+      }
+      ex.push_back(ej);
+    }
+    j["explanations"] = ex;
+    j["warnings"] = result.warnings;
+    j["output"] = result.output;
+    j["timings"] = {{"total_s", result.secondsTotal},
+                    {"setup_s", result.secondsSetup},
+                    {"model_s", result.secondsModel},
+                    {"render_s", result.secondsRender}};
+    json->write(j);
+  }
+
+  // Everything succeeded: move the outputs into place together.
+  for (Sink* s : std::vector<Sink*>{mp4.get(), npy.get(), json.get(), raw.get()})
+    if (s) s->commit();
+  return result;
+}
+
+ExplainResult Explainer::analyse(const ExplainRequest& rq, const WindowVisitor& onWindow, const FrameVisitor& onFrame) {
+  const auto tStart = Clock::now();
+  checkRequest(rq);
+  Impl& d = *impl_;
+  Impl::Prepared pr;
+  d.prepare(rq, pr, {}, nullptr, false);
+  if (pr.classes.size() != 1) throw Error(ErrorKind::Usage, "analyse explains one class per video");
+  ExplainResult result = resultOf(*this, pr.explanations, pr.warnings);
+  result.cellCentres = d.centres;
+  result.geometryNote = d.centres.empty() ? d.geometryNote : "";
+  result.frames = pr.pass.frames;
+  result.windows = pr.windows;
+  result.windowsReExplained = pr.reExplained;
+  const size_t P = pr.panels.size();
+
+  // The windows again, exactly as the model saw them, beside their maps.
+  if (onWindow) {
+    VideoReader reader(rq.input);
+    WindowSampler sampler(d.params.preprocess, d.params.windows);
+    pr.panelStore.rewind();
+    Frame frame;
+    Window window;
+    WindowRecord rec;
+    auto drain = [&] {
+      while (sampler.pop(window)) {
+        if (!pr.panelStore.next(rec) || rec.index != window.index)
+          throw Error(ErrorKind::Input, rq.input + ": the second decoding pass gave different windows than the first");
+        AnalysedWindow aw;
+        aw.window = &window;
+        aw.classId = pr.classes.front();
+        for (const Volume& v : rec.maps) aw.maps.push_back(&v);
+        onWindow(aw);
+      }
+    };
+    while (reader.read(frame)) {
+      sampler.push(frame);
+      drain();
+    }
+    sampler.finish();
+    drain();
+  }
+  if (onFrame) {
+    const Impl::HeatStats stats = d.statistics(pr, rq.normalize);
+    result.explanations = pr.explanations;
+    FrameHeatSource heat(pr.panelStore, P, d.params.windows, d.params.preprocess, rq.normalize, d.centres);
+    std::vector<std::vector<float>> maps;
+    std::vector<double> prob;
+    std::vector<const float*> ptrs(P);
+    int64_t f = 0;
+    while (heat.next(f, maps, prob)) {
+      for (size_t p = 0; p < P; ++p) {
+        const float dv = Impl::divisor(stats, p, f, rq.normalize);
+        for (float& v : maps[p]) v = dv > 0 ? std::min(1.f, v / dv) : 0.f;
+        ptrs[p] = maps[p].data();
+      }
+      onFrame(f, ptrs, pr.pass.info.width, pr.pass.info.height);
+    }
+  }
+  result.secondsModel = pr.modelSeconds;
+  result.secondsTotal = since(tStart);
+  return result;
+}
+
+ExplainResult explainVideo(const ExplainParams& p, const ProgressCallback& progress) {
+  // Cheap checks before the model loads.
+  checkRequest(p);
+  std::error_code ec;
+  if (p.model.empty()) throw Error(ErrorKind::Usage, "--model is required");
+  if (!fs::exists(p.model, ec)) throw Error(ErrorKind::Model, p.model + ": file does not exist");
+  const auto t0 = Clock::now();
+  Explainer explainer(p);
+  ExplainResult r = explainer.explain(p, progress);
+  r.secondsTotal = since(t0);  // the model's loading included
+  return r;
+}
+
+}  // namespace ev

@@ -1,0 +1,143 @@
+#include "pipeline/sinks.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "explain_video/error.hpp"
+#include "explain_video/explain.hpp"
+#include "explain_video/npy.hpp"
+
+namespace ev {
+namespace {
+
+void writeText(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) throw Error(ErrorKind::Output, path + ": write failed");
+}
+
+}  // namespace
+
+std::string windowName(int64_t i) {
+  std::ostringstream s;
+  s << "window_" << std::setw(4) << std::setfill('0') << i;
+  return s.str();
+}
+
+// ---- MP4 ----
+
+Mp4Sink::Mp4Sink(const std::string& path) : out_(path, ".mp4") {}
+
+void Mp4Sink::begin(const VideoInfo& info, const std::vector<Panel>& panels,
+                    const std::vector<std::vector<float>>& importance, const RenderParams& render, int crf,
+                    const std::string& preset) {
+  panels_ = panels;
+  // One class for every panel: the input panel names it; otherwise each panel does.
+  inputTitle_ = "input";
+  if (std::all_of(panels.begin(), panels.end(), [&](const Panel& p) { return p.classId == panels.front().classId; }))
+    inputTitle_ += ": " + panels.front().className;
+  for (size_t p = 0; p < panels.size(); ++p)
+    renderers_.push_back(std::make_unique<Renderer>(render, panels[p].title, importance.at(p)));
+  VideoWriterOptions wo;
+  wo.width = info.width;
+  wo.height = info.height;
+  if (panels.size() > 1) {
+    layout_ = gridLayout(static_cast<int>(panels.size()) + 1, info.width, info.height);
+    wo.width = layout_.width();
+    wo.height = layout_.height();
+    grid_.width = wo.width;
+    grid_.height = wo.height;
+  }
+  wo.fpsNum = info.fpsNum;
+  wo.fpsDen = info.fpsDen;
+  wo.crf = crf;
+  wo.preset = preset;
+  writer_ = std::make_unique<VideoWriter>(out_.tempPath(), wo);
+}
+
+void Mp4Sink::frame(Frame& frame, const std::vector<std::vector<float>>& heat, const std::vector<double>& prob) {
+  if (panels_.size() == 1) {
+    renderers_[0]->render(frame, heat.at(0).data(), prob.at(0));
+    writer_->write(frame);
+    return;
+  }
+  grid_.rgb.assign(static_cast<size_t>(grid_.width) * grid_.height * 3, 0);
+  grid_.index = frame.index;
+  grid_.time = frame.time;
+  for (size_t p = 0; p < panels_.size(); ++p) {
+    scratch_ = frame;
+    renderers_[p]->render(scratch_, heat.at(p).data(), prob.at(p));
+    placePanel(grid_, layout_, static_cast<int>(p) + 1, scratch_);
+  }
+  drawTitle(frame, inputTitle_);
+  placePanel(grid_, layout_, 0, frame);
+  writer_->write(grid_);
+}
+
+void Mp4Sink::close() {
+  if (writer_) writer_->close();
+}
+
+// ---- NPY ----
+
+struct NpySink::File {
+  AtomicOutput out;
+  std::unique_ptr<NpyStreamWriter> writer;
+  explicit File(const std::string& path) : out(path) {}
+};
+
+NpySink::NpySink(const std::string& path, const std::vector<Panel>& panels) {
+  for (const Panel& p : panels) files_.push_back(std::make_unique<File>(p.tag.empty() ? path : taggedPath(path, p.tag)));
+}
+
+NpySink::~NpySink() = default;
+
+void NpySink::begin(int64_t frames, int height, int width) {
+  for (auto& f : files_)
+    f->writer = std::make_unique<NpyStreamWriter>(f->out.tempPath(), std::vector<int64_t>{frames, height, width});
+}
+
+void NpySink::frame(const std::vector<std::vector<float>>& heat) {
+  for (size_t p = 0; p < files_.size(); ++p) files_[p]->writer->append(heat.at(p).data(), heat[p].size());
+}
+
+void NpySink::close() {
+  for (auto& f : files_) f->writer->close();
+}
+
+void NpySink::commit() {
+  for (auto& f : files_) f->out.commit();
+}
+
+// ---- raw ----
+
+RawDirSink::RawDirSink(const std::string& dir) : out_(dir) {}
+
+void RawDirSink::input(int64_t window, const Volume& input) { writeNpy(out_.path(windowName(window) + "_input.npy"), input); }
+
+void RawDirSink::window(int64_t window, const std::vector<Panel>& panels, const std::vector<const Volume*>& maps,
+                        nlohmann::json record) {
+  const std::string base = windowName(window);
+  if (panels.size() == 1) {
+    writeNpy(out_.path(base + "_cam.npy"), *maps.at(0));
+    record["cam_shape"] = maps[0]->shape;
+  } else {
+    nlohmann::json cams = nlohmann::json::array();
+    for (size_t p = 0; p < panels.size(); ++p) {
+      const std::string file = base + "_cam." + panels[p].tag + ".npy";
+      writeNpy(out_.path(file), *maps.at(p));
+      cams.push_back({{"method", panels[p].method}, {"class", panels[p].classId}, {"file", file},
+                      {"cam_shape", maps[p]->shape}});
+    }
+    record["cams"] = cams;
+  }
+  writeText(out_.path(base + ".json"), record.dump(2) + "\n");
+}
+
+// ---- JSON ----
+
+void JsonSink::write(const nlohmann::json& j) { writeText(out_.tempPath(), j.dump(2) + "\n"); }
+
+}  // namespace ev

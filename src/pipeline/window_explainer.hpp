@@ -1,0 +1,48 @@
+// The engine's work on one window: one forward pass with the layer's activation, the gradients
+// of the candidate classes (only if some requested method needs them), then every requested
+// method's map for every candidate class from those same tensors.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "explain_video/model.hpp"
+#include "explain_video/volume.hpp"
+
+namespace ev {
+
+struct WindowMaps {
+  std::vector<float> logits;
+  std::vector<int> classIds;          // the candidate classes
+  std::vector<int64_t> cellShape;     // T'×H'×W' of the layer
+  // maps[m·K + k]: method m (request order) for classIds[k], T'×H'×W'; notes likewise
+  // (gradcam++'s clamped-α cells).
+  std::vector<Volume> maps;
+  std::vector<int64_t> notes;
+};
+
+using ClassChooser = std::function<std::vector<int>(const std::vector<float>& logits)>;
+
+class WindowExplainer {
+ public:
+  // Errors: Usage (unknown method), Model (cam on a layer without a GAP + linear head, naming
+  // what is between the layer and the classifier).
+  // With skipUnavailable, such methods are dropped instead and skipped() says why.
+  WindowExplainer(Model& model, const std::string& layer, const std::vector<std::string>& methods,
+                  bool skipUnavailable = false);
+  ~WindowExplainer();
+
+  const std::vector<std::string>& methods() const;
+  const std::vector<std::string>& skipped() const;  // one line per dropped method
+  bool needsGradient() const;
+
+  // input: 1×3×T×H×W. `classesFor` picks the candidate classes from the window's logits.
+  WindowMaps explain(const Volume& input, const ClassChooser& classesFor);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ev
