@@ -268,3 +268,28 @@ TEST(Engine, CamRefusedWithoutAPooledLinearHead) {
   ASSERT_FALSE(r.warnings.empty());
   EXPECT_EQ(r.warnings[0].rfind("cam skipped: cam needs layer 'pool5'", 0), 0u) << r.warnings[0];
 }
+
+// On a model whose layer is followed by global average pooling and a linear layer (the red
+// detector: pool → gap → fc), g = W[c,k] / (T'·H'·W') everywhere, so CAM's volume is Grad-CAM's
+// times the number of cells, window by window.
+TEST(Engine, CamIsGradCamTimesCellCountOnAPooledLinearModel) {
+  ev::ExplainParams p = params("cam_vs_gradcam");
+  p.methods = {"cam", "gradcam"};
+  p.rawDir = fixture().dir + "/cam_raw";
+  fs::remove_all(p.rawDir);
+  const ev::ExplainResult r = ev::explainVideo(p);
+  for (int64_t w = 0; w < r.windows; ++w) {
+    char base[64];
+    std::snprintf(base, sizeof base, "/window_%04d_cam.", static_cast<int>(w));
+    const ev::Volume cam = ev::readNpy(p.rawDir + base + "cam.npy");
+    const ev::Volume gc = ev::readNpy(p.rawDir + base + "gradcam.npy");
+    ASSERT_EQ(cam.shape, gc.shape);
+    const double cells = static_cast<double>(cam.size());  // T'·H'·W' = 16·56·56
+    double peak = 0;
+    for (size_t i = 0; i < cam.size(); ++i) {
+      ASSERT_NEAR(cam.data[i], gc.data[i] * cells, 1e-4 * (1 + std::abs(cam.data[i]))) << "window " << w << " cell " << i;
+      peak = std::max(peak, static_cast<double>(cam.data[i]));
+    }
+    EXPECT_GT(peak, 0.0) << "window " << w;  // not trivially equal
+  }
+}

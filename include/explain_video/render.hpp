@@ -51,6 +51,10 @@ class Renderer {
   std::string label_;
   std::vector<float> importance_;
   float importanceMax_ = 0.f;
+  std::vector<uint8_t> lut_;  // the colormap as 256 RGB triples
+  // The strip's bars (RGB, stripH×width) and where they are, drawn for the first frame's size.
+  mutable std::vector<uint8_t> bars_, barMask_;
+  mutable int barsWidth_ = 0, barsHeight_ = 0;
 };
 
 }  // namespace ev

@@ -63,6 +63,7 @@ struct VideoWriterOptions {
   int fpsNum = 25, fpsDen = 1;  // frame rate of the output
   int crf = 20;             // x264 quality
   std::string preset = "veryfast";
+  int threads = 0;          // encoder threads; 0: one per core (the render pass runs alone)
 };
 
 // Streaming H.264 (yuv420p) MP4 encoder with the index at the front (faststart).

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cli/cli_common.hpp"
+#include "explain_video/cam.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/train.hpp"
 
@@ -18,6 +19,13 @@ namespace po = boost::program_options;
 namespace cli {
 namespace {
 
+// The registry's methods that the explanation losses can train through.
+std::string differentiableMethods() {
+  std::string s;
+  for (const ev::CamMethodInfo& m : ev::camMethods())
+    if (m.differentiable) s += (s.empty() ? "" : ", ") + m.name;
+  return s;
+}
 
 // "ce" or "ce:1,distill:0.5" → weighted loss terms.
 std::vector<ev::LossSpec> parseLosses(const std::string& text) {
@@ -144,7 +152,8 @@ int runTraining(int argc, char** argv, bool distill) {
       ("teacher", po::value(&o.teacherPath), distill ? "teacher TorchScript model, same classes and input (required)"
                                                      : "teacher TorchScript model, same classes and input")
       ("kd-temperature", po::value(&o.kdTemperature)->default_value(o.kdTemperature), "kd: softmax temperature T (the term is T²·KL)")
-      ("exp-method", po::value(&o.expMethod)->default_value(o.expMethod), "exp, box: gradcam++ or gradcam maps")
+      ("exp-method", po::value(&o.expMethod)->default_value(o.expMethod),
+       ("exp, box: the maps' method, a differentiable one of the registry: " + differentiableMethods()).c_str())
       ("exp-layer", po::value(&o.expLayer), "exp, box: the student's layer (default: its last 5D block, as explain picks)")
       ("teacher-layer", po::value(&o.teacherLayer), "exp: the teacher's layer (default: its last 5D block)")
       ("teacher-output", po::value(&o.teacherOutput), "the teacher's logits in its forward() output, as --output");

@@ -74,24 +74,50 @@ Volume upsampleTrilinear(const Volume& v, int64_t T, int64_t H, int64_t W, const
 }
 
 std::vector<float> uncropToSource(const float* cropMap, const CropGeometry& g) {
-  std::vector<float> out(static_cast<size_t>(g.sourceWidth) * g.sourceHeight, 0.f);
-  cv::Mat src(g.cropHeight, g.cropWidth, CV_32F, const_cast<float*>(cropMap));
-  cv::Mat dst(g.sourceHeight, g.sourceWidth, CV_32F, out.data());
+  const int W = g.sourceWidth, H = g.sourceHeight, cw = g.cropWidth, ch = g.cropHeight;
+  std::vector<float> out(static_cast<size_t>(W) * H, 0.f);
+  if (cw <= 0 || ch <= 0) return out;
   // Source pixel centre x maps to resized coordinate (x + 0.5)·sx − 0.5, then to crop
   // coordinate by subtracting the crop offset (the same half-pixel convention as the resize).
-  const double sx = static_cast<double>(g.resizeWidth) / g.sourceWidth;
-  const double sy = static_cast<double>(g.resizeHeight) / g.sourceHeight;
-  cv::Mat m = (cv::Mat_<double>(2, 3) << sx, 0, 0.5 * sx - 0.5 - g.cropX, 0, sy, 0.5 * sy - 0.5 - g.cropY);
-  cv::warpAffine(src, dst, m, dst.size(), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
-  // Zero outside the crop's footprint: crop pixel k covers [k − 0.5, k + 0.5].
-  for (int y = 0; y < g.sourceHeight; ++y) {
-    const double cy = (y + 0.5) * sy - 0.5 - g.cropY;
-    const bool rowIn = cy >= -0.5 && cy < g.cropHeight - 0.5;
-    float* row = dst.ptr<float>(y);
-    for (int x = 0; x < g.sourceWidth; ++x) {
-      const double cx = (x + 0.5) * sx - 0.5 - g.cropX;
-      if (!rowIn || cx < -0.5 || cx >= g.cropWidth - 0.5) row[x] = 0.f;
+  // Bilinear between crop pixels, the edge pixel held beyond the outermost centres; zero
+  // outside the crop's footprint (crop pixel k covers [k − 0.5, k + 0.5]). Separable: along x
+  // for every crop row, then along y.
+  struct Tap {
+    int i0, i1;
+    float w1;
+    bool in;
+  };
+  auto taps = [](int n, double scale, int offset, int cropN) {
+    std::vector<Tap> t(static_cast<size_t>(n));
+    for (int x = 0; x < n; ++x) {
+      const double c = (x + 0.5) * scale - 0.5 - offset;
+      Tap& tp = t[static_cast<size_t>(x)];
+      tp.in = c >= -0.5 && c < cropN - 0.5;
+      const double cc = std::clamp(c, 0.0, static_cast<double>(cropN - 1));
+      tp.i0 = std::min(static_cast<int>(std::floor(cc)), cropN - 1);
+      tp.i1 = std::min(tp.i0 + 1, cropN - 1);
+      tp.w1 = static_cast<float>(cc - tp.i0);
     }
+    return t;
+  };
+  const std::vector<Tap> tx = taps(W, static_cast<double>(g.resizeWidth) / W, g.cropX, cw);
+  const std::vector<Tap> ty = taps(H, static_cast<double>(g.resizeHeight) / H, g.cropY, ch);
+  std::vector<float> rows(static_cast<size_t>(ch) * W, 0.f);
+  for (int r = 0; r < ch; ++r) {
+    const float* src = cropMap + static_cast<size_t>(r) * cw;
+    float* dst = rows.data() + static_cast<size_t>(r) * W;
+    for (int x = 0; x < W; ++x) {
+      const Tap& t = tx[static_cast<size_t>(x)];
+      if (t.in) dst[x] = src[t.i0] + (src[t.i1] - src[t.i0]) * t.w1;
+    }
+  }
+  for (int y = 0; y < H; ++y) {
+    const Tap& t = ty[static_cast<size_t>(y)];
+    if (!t.in) continue;
+    const float* a = rows.data() + static_cast<size_t>(t.i0) * W;
+    const float* b = rows.data() + static_cast<size_t>(t.i1) * W;
+    float* dst = out.data() + static_cast<size_t>(y) * W;
+    for (int x = 0; x < W; ++x) dst[x] = a[x] + (b[x] - a[x]) * t.w1;
   }
   return out;
 }

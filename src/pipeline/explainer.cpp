@@ -6,6 +6,8 @@
 //   panels       one map per explanation (method × class) and window;
 //   statistics   per-frame and video-wide heat from the stored maps (no decoding);
 //   render pass  decode again → per-frame heatmaps → sinks (MP4, NPY); then JSON and raw.
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -306,13 +308,27 @@ struct Explainer::Impl {
     std::vector<std::vector<float>> maps;
     std::vector<double> prob;
     while (heat.next(f, maps, prob))
-      for (size_t p = 0; p < P; ++p) {
-        const float m = *std::max_element(maps[p].begin(), maps[p].end());
-        s.frameMax[p].at(static_cast<size_t>(f)) = m;
-        s.frameMean[p].at(static_cast<size_t>(f)) = static_cast<float>(
-            std::accumulate(maps[p].begin(), maps[p].end(), 0.0) / static_cast<double>(maps[p].size()));
-        s.videoMax[p] = std::max(s.videoMax[p], m);
-      }
+      at::parallel_for(0, static_cast<int64_t>(P), 1, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) {
+          const size_t p = static_cast<size_t>(i);
+          // One pass for maximum and mean; rows summed in float, the frame in double.
+          const std::vector<float>& h = maps[p];
+          const size_t w = static_cast<size_t>(std::max(1, pr.pass.info.width));
+          float m = 0.f;
+          double sum = 0;
+          for (size_t r = 0; r < h.size(); r += w) {
+            float rs = 0.f;
+            for (size_t x = r; x < std::min(h.size(), r + w); ++x) {
+              rs += h[x];
+              m = std::max(m, h[x]);
+            }
+            sum += rs;
+          }
+          s.frameMax[p].at(static_cast<size_t>(f)) = m;
+          s.frameMean[p].at(static_cast<size_t>(f)) = static_cast<float>(sum / static_cast<double>(h.size()));
+          s.videoMax[p] = std::max(s.videoMax[p], m);
+        }
+      });
     for (size_t p = 0; p < P; ++p) pr.explanations[p].videoMax = s.videoMax[p];
     return s;
   }

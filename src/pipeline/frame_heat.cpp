@@ -1,5 +1,7 @@
 #include "pipeline/frame_heat.hpp"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <limits>
 
@@ -9,10 +11,17 @@ namespace ev {
 
 FrameHeatSource::FrameHeatSource(WindowStore& store, size_t panels, const WindowParams& win,
                                  const PreprocessParams& pre, Normalize norm, const CellCentres& centres)
-    : store_(store), panels_(panels), clipLen_(win.clipLen), pre_(pre), norm_(norm), centres_(centres),
-      acc_(panels, HeatmapAccumulator(pre.cropHeight, pre.cropWidth)) {
+    : store_(store), panels_(panels), clipLen_(win.clipLen), pre_(pre), norm_(norm), centres_(centres) {
   store_.rewind();
   more_ = store_.next(pending_);
+  // Accumulated per frame on the layer's own H'×W' cells (upsampling is linear, so the mean of
+  // the upsampled windows is the upsampled mean): one spatial upsampling per frame, not per
+  // window and time step.
+  if (more_ && !pending_.maps.empty() && pending_.maps[0].shape.size() == 3) {
+    cellsH_ = pending_.maps[0].shape[1];
+    cellsW_ = pending_.maps[0].shape[2];
+  }
+  acc_.assign(panels, HeatmapAccumulator(static_cast<int>(cellsH_), static_cast<int>(cellsW_)));
 }
 
 bool FrameHeatSource::next(int64_t& frame, std::vector<std::vector<float>>& heat, std::vector<double>& prob) {
@@ -27,13 +36,22 @@ bool FrameHeatSource::next(int64_t& frame, std::vector<std::vector<float>>& heat
     more_ = store_.next(pending_);
   }
   if (acc_.empty()) return false;
-  heat[0] = uncropToSource(cropMap.data(), geometry_);
+  std::vector<std::vector<float>> crop(panels_);
+  crop[0] = std::move(cropMap);
   for (size_t p = 1; p < panels_; ++p) {
     int64_t same = -1;
-    if (!acc_[p].popComplete(std::numeric_limits<int64_t>::max(), same, cropMap) || same != frame)
+    if (!acc_[p].popComplete(std::numeric_limits<int64_t>::max(), same, crop[p]) || same != frame)
       throw Error(ErrorKind::Internal, "panels out of step at frame " + std::to_string(frame));
-    heat[p] = uncropToSource(cropMap.data(), geometry_);
   }
+  const CellCentres spatial{{}, centres_.h, centres_.w};
+  at::parallel_for(0, static_cast<int64_t>(panels_), 1, [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) {
+      Volume cells({1, cellsH_, cellsW_});
+      cells.data = std::move(crop[static_cast<size_t>(p)]);
+      const Volume up = upsampleTrilinear(cells, 1, pre_.cropHeight, pre_.cropWidth, spatial);
+      heat[static_cast<size_t>(p)] = uncropToSource(up.ptr(), geometry_);
+    }
+  });
   auto it = probs_.find(frame);
   prob.resize(panels_);
   for (size_t p = 0; p < panels_; ++p) prob[p] = it->second.first[p] / it->second.second;
@@ -44,14 +62,20 @@ bool FrameHeatSource::next(int64_t& frame, std::vector<std::vector<float>>& heat
 void FrameHeatSource::addPending() {
   if (pending_.maps.size() != panels_ || pending_.scores.size() != panels_)
     throw Error(ErrorKind::Internal, "a window record without one map per panel");
-  for (size_t p = 0; p < panels_; ++p) {
-    Volume cam = pending_.maps[p];
-    if (norm_ == Normalize::Window) {
-      const float m = *std::max_element(cam.data.begin(), cam.data.end());
-      for (float& v : cam.data) v = m > 0 ? v / m : 0.f;
+  at::parallel_for(0, static_cast<int64_t>(panels_), 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const size_t p = static_cast<size_t>(i);
+      Volume cam = pending_.maps[p];
+      if (norm_ == Normalize::Window) {
+        const float m = *std::max_element(cam.data.begin(), cam.data.end());
+        for (float& v : cam.data) v = m > 0 ? v / m : 0.f;
+      }
+      if (cam.shape.size() != 3 || cam.shape[1] != cellsH_ || cam.shape[2] != cellsW_)
+        throw Error(ErrorKind::Internal, "window maps of different sizes");
+      // Along time only: the window's T' steps onto its clipLen frames.
+      acc_[p].add(pending_.frames, upsampleTrilinear(cam, clipLen_, cellsH_, cellsW_, CellCentres{centres_.t, {}, {}}));
     }
-    acc_[p].add(pending_.frames, upsampleTrilinear(cam, clipLen_, pre_.cropHeight, pre_.cropWidth, centres_));
-  }
+  });
   geometry_ = pending_.geometry;
   for (int64_t f : pending_.frames) {
     auto& s = probs_[f];

@@ -1,7 +1,14 @@
 #include "pipeline/sinks.hpp"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <fstream>
+#include <mutex>
+#include <thread>
 #include <iomanip>
 #include <sstream>
 
@@ -28,7 +35,77 @@ std::string windowName(int64_t i) {
 
 // ---- MP4 ----
 
+class Mp4Sink::EncoderThread {
+ public:
+  explicit EncoderThread(std::unique_ptr<VideoWriter> writer) : writer_(std::move(writer)), thread_([this] { run(); }) {}
+  ~EncoderThread() {
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      queue_.clear();  // an abandoned run: frames not yet encoded are dropped
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  // Takes the frame's pixels (swapped out); blocks while the queue is full. Rethrows the
+  // encoder's error, if it had one.
+  void push(Frame& frame) {
+    std::unique_lock<std::mutex> lock(m_);
+    cv_.wait(lock, [&] { return queue_.size() + (busy_ ? 1 : 0) < kDepth || error_; });
+    if (error_) std::rethrow_exception(error_);
+    queue_.emplace_back();
+    std::swap(queue_.back(), frame);
+    cv_.notify_all();
+  }
+  void close() {
+    std::unique_lock<std::mutex> lock(m_);
+    cv_.wait(lock, [&] { return (queue_.empty() && !busy_) || error_; });
+    if (error_) std::rethrow_exception(error_);
+    lock.unlock();
+    writer_->close();  // the queue is drained: the thread is idle
+  }
+
+ private:
+  static constexpr size_t kDepth = 3;
+  void run() {
+    for (;;) {
+      Frame f;
+      {
+        std::unique_lock<std::mutex> lock(m_);
+        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        f = std::move(queue_.front());
+        queue_.pop_front();
+        busy_ = true;
+      }
+      std::exception_ptr err;
+      try {
+        writer_->write(f);
+      } catch (...) {
+        err = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> lock(m_);
+        busy_ = false;
+        if (err) error_ = err;
+      }
+      cv_.notify_all();
+      if (err) return;
+    }
+  }
+  std::unique_ptr<VideoWriter> writer_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<Frame> queue_;
+  std::exception_ptr error_;
+  bool busy_ = false, stop_ = false;
+  std::thread thread_;
+};
+
 Mp4Sink::Mp4Sink(const std::string& path) : out_(path, ".mp4") {}
+Mp4Sink::~Mp4Sink() = default;
+
+void Mp4Sink::encode(Frame& frame) { encoder_->push(frame); }
 
 void Mp4Sink::begin(const VideoInfo& info, const std::vector<Panel>& panels,
                     const std::vector<std::vector<float>>& importance, const RenderParams& render, int crf,
@@ -54,30 +131,37 @@ void Mp4Sink::begin(const VideoInfo& info, const std::vector<Panel>& panels,
   wo.fpsDen = info.fpsDen;
   wo.crf = crf;
   wo.preset = preset;
-  writer_ = std::make_unique<VideoWriter>(out_.tempPath(), wo);
+  encoder_ = std::make_unique<EncoderThread>(std::make_unique<VideoWriter>(out_.tempPath(), wo));
 }
 
 void Mp4Sink::frame(Frame& frame, const std::vector<std::vector<float>>& heat, const std::vector<double>& prob) {
   if (panels_.size() == 1) {
     renderers_[0]->render(frame, heat.at(0).data(), prob.at(0));
-    writer_->write(frame);
+    encode(frame);
     return;
   }
+  grid_.width = layout_.width();
+  grid_.height = layout_.height();
   grid_.rgb.assign(static_cast<size_t>(grid_.width) * grid_.height * 3, 0);
   grid_.index = frame.index;
   grid_.time = frame.time;
-  for (size_t p = 0; p < panels_.size(); ++p) {
-    scratch_ = frame;
-    renderers_[p]->render(scratch_, heat.at(p).data(), prob.at(p));
-    placePanel(grid_, layout_, static_cast<int>(p) + 1, scratch_);
-  }
+  scratch_.resize(panels_.size());
+  // Panels are independent: draw them on the cores (the model is idle in this pass).
+  at::parallel_for(0, static_cast<int64_t>(panels_.size()), 1, [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) {
+      Frame& f = scratch_[static_cast<size_t>(p)];
+      f = frame;
+      renderers_[static_cast<size_t>(p)]->render(f, heat.at(static_cast<size_t>(p)).data(), prob.at(static_cast<size_t>(p)));
+      placePanel(grid_, layout_, static_cast<int>(p) + 1, f);
+    }
+  });
   drawTitle(frame, inputTitle_);
   placePanel(grid_, layout_, 0, frame);
-  writer_->write(grid_);
+  encode(grid_);
 }
 
 void Mp4Sink::close() {
-  if (writer_) writer_->close();
+  if (encoder_) encoder_->close();
 }
 
 // ---- NPY ----

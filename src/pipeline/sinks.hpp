@@ -35,6 +35,7 @@ class Sink {
 class Mp4Sink : public Sink {
  public:
   explicit Mp4Sink(const std::string& path);
+  ~Mp4Sink() override;
   const std::string& path() const { return out_.target(); }
   // Opens the encoder for frames of `info`'s size (the grid's with several panels).
   void begin(const VideoInfo& info, const std::vector<Panel>& panels, const std::vector<std::vector<float>>& importance,
@@ -45,12 +46,18 @@ class Mp4Sink : public Sink {
   void commit() override { out_.commit(); }
 
  private:
+  // The encoder (colour conversion and H.264) runs on its own thread behind a short queue, so
+  // drawing the next frame overlaps encoding this one.
+  class EncoderThread;
+  void encode(Frame& frame);
+
   AtomicOutput out_;
+  std::unique_ptr<EncoderThread> encoder_;
   std::vector<Panel> panels_;
   std::vector<std::unique_ptr<Renderer>> renderers_;
-  std::unique_ptr<VideoWriter> writer_;
   GridLayout layout_;
-  Frame grid_, scratch_;
+  Frame grid_;
+  std::vector<Frame> scratch_;  // one per panel
   std::string inputTitle_;
 };
 

@@ -95,14 +95,32 @@ Renderer::Renderer(const RenderParams& params, std::string label, std::vector<fl
     : params_(params), colormap_(colormapId(params.colormap)), label_(std::move(label)), importance_(std::move(importance)) {
   checkRenderParams(params);
   for (float v : importance_) importanceMax_ = std::max(importanceMax_, v);
+  cv::Mat gray(1, 256, CV_8U);
+  for (int i = 0; i < 256; ++i) gray.at<uint8_t>(0, i) = static_cast<uint8_t>(i);
+  const cv::Mat rgb = colorize(gray, colormap_);
+  lut_.assign(rgb.data, rgb.data + 256 * 3);
 }
 
 void Renderer::render(Frame& frame, const float* heat, double score) const {
   cv::Mat img(frame.height, frame.width, CV_8UC3, frame.rgb.data());
-  cv::Mat heatF(frame.height, frame.width, CV_32F, const_cast<float*>(heat));
-  cv::Mat heat8;
-  heatF.convertTo(heat8, CV_8U, 255.0);  // saturates outside [0,1]
-  cv::addWeighted(img, 1.0 - params_.alpha, colorize(heat8, colormap_), params_.alpha, 0.0, img);
+  // The colormap blended in one pass, in 8.8 fixed point: pixel·(1 − α) + colour(heat)·α, heat
+  // quantised to 8 bits (saturating outside [0,1]) as the colormap takes it.
+  const int ib = static_cast<int>(std::lround((1.0 - params_.alpha) * 256));
+  const int ia = 256 - ib;
+  int colour[256][3];
+  for (int v = 0; v < 256; ++v)
+    for (int k = 0; k < 3; ++k) colour[v][k] = lut_[3 * static_cast<size_t>(v) + k] * ia + 128;
+  const size_t pixels = static_cast<size_t>(frame.width) * frame.height;
+  uint8_t* px = frame.rgb.data();
+  for (size_t i = 0; i < pixels; ++i) {
+    const float h = heat[i] * 255.f;
+    const int q = h >= 255.f ? 255 : h > 0.f ? static_cast<int>(h + 0.5f) : 0;
+    const int* c = colour[q];
+    uint8_t* p = px + 3 * i;
+    p[0] = static_cast<uint8_t>((p[0] * ib + c[0]) >> 8);
+    p[1] = static_cast<uint8_t>((p[1] * ib + c[1]) >> 8);
+    p[2] = static_cast<uint8_t>((p[2] * ib + c[2]) >> 8);
+  }
 
   const double unit = std::max(0.35, frame.height / 480.0);  // text and strip scale with the frame
   if (params_.text) {
@@ -114,22 +132,33 @@ void Renderer::render(Frame& frame, const float* heat, double score) const {
   const auto n = static_cast<int64_t>(importance_.size());
   if (params_.strip && n > 0) {
     // One column per pixel; each column shows the frame it falls on, bar height ∝ importance.
-    const int stripH = std::max(6, static_cast<int>(std::lround(24 * unit)));
+    const int stripH = std::min(frame.height, std::max(6, static_cast<int>(std::lround(24 * unit))));
     const int y0 = frame.height - stripH;
     cv::Mat strip = img(cv::Rect(0, y0, frame.width, stripH));
     strip *= 0.35;  // darken the band so bars read on any footage
-    cv::Mat level(1, frame.width, CV_8U);
-    for (int x = 0; x < frame.width; ++x) {
-      const int64_t f = std::min<int64_t>(n - 1, x * n / frame.width);
-      const float v = importanceMax_ > 0 ? importance_[f] / importanceMax_ : 0.f;
-      level.at<uint8_t>(0, x) = static_cast<uint8_t>(std::lround(255 * std::clamp(v, 0.f, 1.f)));
+    // The bars are the same in every frame: drawn once per frame size.
+    if (barsWidth_ != frame.width || barsHeight_ != stripH) {
+      barsWidth_ = frame.width;
+      barsHeight_ = stripH;
+      bars_.assign(static_cast<size_t>(stripH) * frame.width * 3, 0);
+      barMask_.assign(static_cast<size_t>(stripH) * frame.width, 0);
+      cv::Mat barsImg(stripH, frame.width, CV_8UC3, bars_.data()), maskImg(stripH, frame.width, CV_8U, barMask_.data());
+      cv::Mat level(1, frame.width, CV_8U);
+      for (int x = 0; x < frame.width; ++x) {
+        const int64_t f = std::min<int64_t>(n - 1, x * n / frame.width);
+        const float v = importanceMax_ > 0 ? importance_[f] / importanceMax_ : 0.f;
+        level.at<uint8_t>(0, x) = static_cast<uint8_t>(std::lround(255 * std::clamp(v, 0.f, 1.f)));
+      }
+      const cv::Mat colors = colorize(level, colormap_);
+      for (int x = 0; x < frame.width; ++x) {
+        const int bar = static_cast<int>(std::lround((stripH - 1) * level.at<uint8_t>(0, x) / 255.0));
+        const cv::Vec3b c = colors.at<cv::Vec3b>(0, x);
+        if (bar <= 0) continue;
+        cv::line(barsImg, cv::Point(x, stripH - 1), cv::Point(x, stripH - bar), cv::Scalar(c[0], c[1], c[2]));
+        cv::line(maskImg, cv::Point(x, stripH - 1), cv::Point(x, stripH - bar), cv::Scalar(255));
+      }
     }
-    const cv::Mat colors = colorize(level, colormap_);
-    for (int x = 0; x < frame.width; ++x) {
-      const int bar = static_cast<int>(std::lround((stripH - 1) * level.at<uint8_t>(0, x) / 255.0));
-      const cv::Vec3b c = colors.at<cv::Vec3b>(0, x);
-      if (bar > 0) cv::line(strip, cv::Point(x, stripH - 1), cv::Point(x, stripH - bar), cv::Scalar(c[0], c[1], c[2]));
-    }
+    cv::Mat(stripH, frame.width, CV_8UC3, bars_.data()).copyTo(strip, cv::Mat(stripH, frame.width, CV_8U, barMask_.data()));
     const int cx = static_cast<int>(std::min<int64_t>(frame.width - 1, (frame.index * frame.width + frame.width / 2) / n));
     cv::line(strip, cv::Point(cx, 0), cv::Point(cx, stripH - 1), cv::Scalar(255, 255, 255),
              std::max(1, static_cast<int>(unit)));

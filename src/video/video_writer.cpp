@@ -4,6 +4,7 @@
 #include "video/ffmpeg_util.hpp"
 
 #include <algorithm>
+#include <thread>
 #include <cstring>
 
 namespace ev {
@@ -111,6 +112,8 @@ void VideoWriter::Impl::open(const std::string& p, const VideoWriterOptions& o) 
   enc->color_trc = AVCOL_TRC_BT709;
   enc->color_range = AVCOL_RANGE_MPEG;
   if (oc->oformat->flags & AVFMT_GLOBALHEADER) enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+  // libavcodec's default is one thread; x264's frame threads keep the output deterministic.
+  enc->thread_count = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (isX264) {
     av_opt_set(enc->priv_data, "preset", opt.preset.c_str(), 0);
     av_opt_set(enc->priv_data, "crf", std::to_string(opt.crf).c_str(), 0);
