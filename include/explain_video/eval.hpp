@@ -106,6 +106,10 @@ struct EvalParams {
   double pointingTolerance = 0.1;   // dilation of the actor box, share of frame width/height
   double iouThreshold = 0.5;        // share of the frame's maximum
   int threads = 0;
+  // Evaluate only the clips of this shard (clip i of listEvalClips goes to shard i mod N); the
+  // shards' JSON outputs join with mergeEvalShards. Unsharded by default.
+  int shardIndex = 0, shardCount = 1;
+  std::string shardSource;          // how the shard was chosen ("--shard", "SLURM_ARRAY_TASK_ID", ...)
 };
 
 // The list of clips the inputs name: files as given, folders expanded (index.json order, else
@@ -133,6 +137,7 @@ struct ClipLocalization {
 
 struct ClipEval {
   std::string clip;
+  size_t position = 0;         // in listEvalClips (over all shards)
   int classId = -1;            // the explained class
   int truthClass = -1;         // -1 without ground truth
   int frames = 0, windows = 0;
@@ -182,6 +187,12 @@ EvalResult runEvaluation(const EvalParams& params, const EvalProgressFn& progres
 // Fills the aggregates of result.methods from their windows and result.clips (called by
 // runEvaluation; exposed for tests).
 void aggregateEval(EvalResult& result);
+
+// Joins the `--json` outputs of the shards of one eval run (all shards of one N, the same
+// model, layer, methods and options) into the result one unsharded run gives: clips and windows
+// in the unsharded order, every aggregate recomputed from the per-window records. Errors: Input
+// (unreadable file, not an eval JSON, missing or repeated shards, shards of different runs).
+EvalResult mergeEvalShards(const std::vector<std::string>& jsonFiles);
 
 // Outputs. Each is written under a temporary name and moved into place when complete.
 std::string formatEvalTable(const EvalResult& r);

@@ -59,6 +59,50 @@ void PreprocessArgs::add(boost::program_options::options_description& opts, cons
       ("bgr", po::bool_switch(&bgr_), "feed channels in B,G,R order (--mean/--std then in B,G,R)");
 }
 
+ExplainArgs::ExplainArgs(ev::ExplainParams& p) : p_(p), prep_(p.preprocess, p.windows.clipLen, p.windows.stride) {}
+
+void ExplainArgs::addExplanation(boost::program_options::options_description& opts) {
+  namespace po = boost::program_options;
+  opts.add_options()
+      ("layer,l", po::value(&p_.layer), "dotted submodule path, e.g. features.conv5b, layer4, layer4.1.conv2 "
+                                        "(default: the last submodule whose output is 5D)")
+      ("output", po::value(&p_.modelOutput),
+       "for a model whose forward() returns a tuple, list or dict: the element holding the logits, as an index "
+       "or key, dotted when nested (default: the first tensor)")
+      ("method", po::value(&method_)->default_value(method_),
+       "a method (list below), a comma-separated list, or all; several give a side-by-side video")
+      ("class,c", po::value(&p_.classSpec),
+       "class id or --labels name, a comma-separated list of them, or topK (the K best of the mean logits); "
+       "several give one panel each (default: top-1 of the mean logits)")
+      ("labels", po::value(&p_.labelsFile), "class names, one per line, line N = class id N")
+      ("normalize", po::value(&normalize_)->default_value(normalize_),
+       "heatmap normalisation: video (divide by the video's maximum), window or frame");
+}
+
+void ExplainArgs::addPreprocessing(boost::program_options::options_description& opts, const char* strideHelp) {
+  prep_.add(opts, strideHelp);
+}
+
+void ExplainArgs::addRendering(boost::program_options::options_description& opts) {
+  namespace po = boost::program_options;
+  opts.add_options()
+      ("colormap", po::value(&p_.render.colormap)->default_value(p_.render.colormap), "jet, turbo, inferno, viridis, ...")
+      ("alpha", po::value(&p_.render.alpha)->default_value(p_.render.alpha), "heatmap weight in the blend, 0..1")
+      ("no-strip", po::bool_switch(&noStrip_), "do not draw the temporal-importance strip")
+      ("crf", po::value(&p_.crf)->default_value(p_.crf), "H.264 quality (lower is better)")
+      ("x264-preset", po::value(&p_.preset)->default_value(p_.preset), "x264 speed preset of the MP4 (ultrafast ... veryslow)");
+}
+
+void ExplainArgs::apply() {
+  p_.methods = ev::parseCamMethods(method_, "--method", &p_.skipUnavailable);
+  p_.normalize = ev::parseNormalize(normalize_);
+  prep_.apply();
+  p_.render.strip = !noStrip_;
+  ev::checkRenderParams(p_.render);
+  ev::WindowSampler validate(p_.preprocess, p_.windows);  // checks sizes, clip length, stride
+  (void)validate;
+}
+
 void PreprocessArgs::apply() {
   if (!preset_.empty()) pre_ = ev::preprocessPreset(preset_);
   if (bgr_) pre_.bgr = true;
@@ -121,7 +165,8 @@ void parseSize(const std::string& flag, const std::string& text, int& h, int& w)
   }
 }
 
-void ProgressPrinter::update(const std::string& stage, long long done, long long total, double seconds) {
+void ProgressPrinter::update(const std::string& stage, long long done, long long total, double seconds,
+                             const std::string& note) {
   const auto now = std::chrono::steady_clock::now();
   const bool stageChanged = stage != stage_;
   if (stageChanged && g_progressLineOpen) std::fputc('\n', stderr);
@@ -133,8 +178,8 @@ void ProgressPrinter::update(const std::string& stage, long long done, long long
   std::fprintf(stderr, "\r%-10s %6lld", stage.c_str(), done);
   if (total > 0) {
     const double eta = rate > 0 ? (total - done) / rate : 0;
-    std::fprintf(stderr, "/%lld (%3.0f%%)  %.1f/s  ETA %s   ", total, 100.0 * std::min(done, total) / total, rate,
-                 formatDuration(std::max(0.0, eta)).c_str());
+    std::fprintf(stderr, "/%lld (%3.0f%%)  %.1f/s  ETA %s  %s ", total, 100.0 * std::min(done, total) / total, rate,
+                 formatDuration(std::max(0.0, eta)).c_str(), note.c_str());
   } else {
     std::fprintf(stderr, "  %.1f/s   ", rate);
   }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <string>
 
+#include "explain_video/explain.hpp"
 #include "explain_video/windows.hpp"
 
 namespace ev {
@@ -15,7 +16,7 @@ struct ExplainProgress;
 
 namespace cli {
 
-enum ExitCode { kOk = 0, kInternal = 1, kUsage = 2, kInput = 3, kModel = 4, kOutput = 5 };
+enum ExitCode { kOk = 0, kInternal = 1, kUsage = 2, kInput = 3, kModel = 4, kOutput = 5, kSomeFailed = 6 };
 
 // "0.5,0.25,0.125" → three floats; throws ev::Error(Usage) naming the flag otherwise.
 std::array<float, 3> parseTriple(const std::string& flag, const std::string& text);
@@ -42,6 +43,24 @@ class PreprocessArgs {
   bool bgr_ = false;
 };
 
+// The explanation, preprocessing and rendering options of the main command, shared by `batch`:
+// --layer --output --method --class --labels --normalize, the PreprocessArgs, and --colormap
+// --alpha --no-strip --crf --x264-preset. apply() parses the string-valued ones into `p`.
+class ExplainArgs {
+ public:
+  explicit ExplainArgs(ev::ExplainParams& p);
+  void addExplanation(boost::program_options::options_description& opts);
+  void addPreprocessing(boost::program_options::options_description& opts, const char* strideHelp);
+  void addRendering(boost::program_options::options_description& opts);
+  void apply();
+
+ private:
+  ev::ExplainParams& p_;
+  PreprocessArgs prep_;
+  std::string method_ = "gradcam++", normalize_ = "video";
+  bool noStrip_ = false;
+};
+
 // Parses a subcommand's options; a Boost error becomes ev::Error(Usage) naming the command
 // ("" for the main command) and where its help is.
 boost::program_options::variables_map parseOptions(
@@ -54,7 +73,8 @@ std::string formatDuration(double seconds);
 // Progress on stderr, redrawn in place at most a few times a second.
 class ProgressPrinter {
  public:
-  void update(const std::string& stage, long long done, long long total, double seconds);
+  // `note` follows the ETA ("3 failed").
+  void update(const std::string& stage, long long done, long long total, double seconds, const std::string& note = "");
   void operator()(const ev::ExplainProgress& p);
   static void finish();  // ends an open progress line (also before an error message)
 
@@ -70,5 +90,8 @@ int runEval(int argc, char** argv);      // eval_command.cpp
 int runTrain(int argc, char** argv);     // train_command.cpp
 int runDistill(int argc, char** argv);   // train_command.cpp
 int runAccuracy(int argc, char** argv);  // train_command.cpp
+int runBatch(int argc, char** argv);     // batch_command.cpp
+int runMerge(int argc, char** argv);     // batch_command.cpp
+int runEvalMerge(int argc, char** argv); // batch_command.cpp
 
 }  // namespace cli

@@ -3,11 +3,13 @@
 // and localisation against ground truth (docs/eval.md).
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
 
 #include "cli/cli_common.hpp"
+#include "explain_video/batch.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/eval.hpp"
 
@@ -37,7 +39,8 @@ int runEval(int argc, char** argv) {
   ev::EvalParams p;
   std::string methods, classSource = "predicted";
   PreprocessArgs prepArgs(p.preprocess, p.windows.clipLen, p.windows.stride);
-  std::string jsonFile, csvDir, plotsDir;
+  std::string jsonFile, csvDir, plotsDir, shard;
+  int shards = 0;
   bool quiet = false;
   methods = "gradcam++,gradcam";
 
@@ -46,6 +49,10 @@ int runEval(int argc, char** argv) {
       ("help,h", "show this help and exit")
       ("model,m", po::value(&p.model), "TorchScript model file (required)")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr")
+      ("shard", po::value(&shard), "K/N: evaluate only shard K (from 0) of N; clip i belongs to shard i mod N; join the "
+                                   "shards' --json with eval-merge (default: from SLURM_ARRAY_TASK_ID/_MIN/_COUNT, or "
+                                   "JOB_COMPLETION_INDEX with --shards)")
+      ("shards", po::value(&shards), "N, the shard count of a Kubernetes Indexed Job (its completions)")
       ("threads", po::value(&p.threads)->default_value(0), "LibTorch threads (0: every core)")
       ("temp-dir", po::value<std::string>(),
        "no longer used (eval keeps each clip's maps in memory); accepted so that older scripts still run");
@@ -105,6 +112,12 @@ int runEval(int argc, char** argv) {
   else if (classSource != "predicted")
     throw ev::Error(ev::ErrorKind::Usage, "eval: unknown --class-source '" + classSource + "': choose predicted or truth");
   prepArgs.apply();
+  {
+    const ev::ShardSpec s = ev::resolveShard(shard, shards, [](const char* n) { return std::getenv(n); });
+    p.shardIndex = s.index;
+    p.shardCount = s.count;
+    p.shardSource = s.source;
+  }
   ev::WindowSampler validate(p.preprocess, p.windows);  // checks sizes, clip length, stride
   (void)validate;
   if (p.inputs.empty()) throw ev::Error(ev::ErrorKind::Usage, "eval: no clip or folder given (see explain-video eval --help)");

@@ -13,9 +13,8 @@ namespace cli {
 
 int runExplain(int argc, char** argv) {
   ev::ExplainParams p;
-  std::string method = "gradcam++", normalize = "video";
-  PreprocessArgs prepArgs(p.preprocess, p.windows.clipLen, p.windows.stride);
-  bool listLayers = false, quiet = false, noStrip = false;
+  ExplainArgs args(p);
+  bool listLayers = false, quiet = false;
 
   po::options_description general("General");
   general.add_options()
@@ -26,33 +25,16 @@ int runExplain(int argc, char** argv) {
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr")
       ("threads", po::value(&p.threads)->default_value(0), "LibTorch threads (0: every core)");
   po::options_description expl("Explanation");
-  expl.add_options()
-      ("layer,l", po::value(&p.layer), "dotted submodule path, e.g. features.conv5b, layer4, layer4.1.conv2 "
-                                       "(default: the last submodule whose output is 5D)")
-      ("output", po::value(&p.modelOutput),
-       "for a model whose forward() returns a tuple, list or dict: the element holding the logits, as an index "
-       "or key, dotted when nested (default: the first tensor)")
-      ("method", po::value(&method)->default_value(method),
-       "a method (list below), a comma-separated list, or all; several give a side-by-side video")
-      ("class,c", po::value(&p.classSpec),
-       "class id or --labels name, a comma-separated list of them, or topK (the K best of the mean logits); "
-       "several give one panel each (default: top-1 of the mean logits)")
-      ("labels", po::value(&p.labelsFile), "class names, one per line, line N = class id N")
-      ("normalize", po::value(&normalize)->default_value(normalize),
-       "heatmap normalisation: video (divide by the video's maximum), window or frame");
+  args.addExplanation(expl);
   po::options_description prep("Windows and preprocessing");
-  prepArgs.add(prep, "frames between window starts (the last window is aligned to the video's end)");
+  args.addPreprocessing(prep, "frames between window starts (the last window is aligned to the video's end)");
   po::options_description out("Output");
   out.add_options()
       ("out,o", po::value(&p.output), "annotated MP4 (default: <input dir>/<name>.explained.mp4)")
       ("save-heatmaps", po::value(&p.heatmapsNpy), "float32 .npy (frames, height, width): the rendered heatmaps")
       ("json", po::value(&p.jsonFile), "JSON summary: class, layer, windows, logits, top-5, per-frame importance")
-      ("save-raw", po::value(&p.rawDir), "directory for every window's exact model input, CAM volume and logits")
-      ("colormap", po::value(&p.render.colormap)->default_value(p.render.colormap), "jet, turbo, inferno, viridis, ...")
-      ("alpha", po::value(&p.render.alpha)->default_value(p.render.alpha), "heatmap weight in the blend, 0..1")
-      ("no-strip", po::bool_switch(&noStrip), "do not draw the temporal-importance strip")
-      ("crf", po::value(&p.crf)->default_value(p.crf), "H.264 quality (lower is better)")
-      ("x264-preset", po::value(&p.preset)->default_value(p.preset), "x264 speed preset of the MP4 (ultrafast ... veryslow)");
+      ("save-raw", po::value(&p.rawDir), "directory for every window's exact model input, CAM volume and logits");
+  args.addRendering(out);
   po::options_description hidden;
   hidden.add_options()("input", po::value(&p.input));
   po::positional_options_description pos;
@@ -70,7 +52,10 @@ int runExplain(int argc, char** argv) {
                  "       explain-video train --help     (train a TorchScript model on a benchmark split)\n"
                  "       explain-video distill --help   (train a student from a teacher: kd, explanation loss)\n"
                  "       explain-video accuracy --help  (clip-level accuracy of a model on a split)\n"
-                 "       explain-video eval --help      (Avg Drop, Incr. in Conf., Win %, curves, localisation)\n\n"
+                 "       explain-video eval --help      (Avg Drop, Incr. in Conf., Win %, curves, localisation)\n"
+                 "       explain-video batch --help     (many videos, one model load; shards for job arrays)\n"
+                 "       explain-video merge DIR        (join a sharded batch's indexes)\n"
+                 "       explain-video eval-merge --help (join a sharded eval's JSON outputs)\n\n"
                  "Explains a 3D-CNN video classifier's decision with spatio-temporal Grad-CAM++ and\n"
                  "writes the video with per-frame heatmaps.\n\n"
               << visible << "\nMethods (all share one forward pass per window, and the gradient methods one\n"
@@ -88,12 +73,7 @@ int runExplain(int argc, char** argv) {
     std::cout << "explain-video " << EV_VERSION << "\n";
     return kOk;
   }
-  p.methods = ev::parseCamMethods(method, "--method", &p.skipUnavailable);
-  p.normalize = ev::parseNormalize(normalize);
-  prepArgs.apply();
-  p.render.strip = !noStrip;
-  ev::WindowSampler validate(p.preprocess, p.windows);  // checks sizes, clip length, stride
-  (void)validate;
+  args.apply();
 
   if (listLayers) {
     if (p.model.empty()) throw ev::Error(ev::ErrorKind::Usage, "--list-layers needs --model");

@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
     if (argc > 1 && std::strcmp(argv[1], "train") == 0) return cli::runTrain(argc - 1, argv + 1);
     if (argc > 1 && std::strcmp(argv[1], "distill") == 0) return cli::runDistill(argc - 1, argv + 1);
     if (argc > 1 && std::strcmp(argv[1], "accuracy") == 0) return cli::runAccuracy(argc - 1, argv + 1);
+    if (argc > 1 && std::strcmp(argv[1], "batch") == 0) return cli::runBatch(argc - 1, argv + 1);
+    if (argc > 1 && std::strcmp(argv[1], "merge") == 0) return cli::runMerge(argc - 1, argv + 1);
+    if (argc > 1 && std::strcmp(argv[1], "eval-merge") == 0) return cli::runEvalMerge(argc - 1, argv + 1);
     return cli::runExplain(argc, argv);
   } catch (const ev::Error& e) {
     cli::ProgressPrinter::finish();

@@ -168,7 +168,17 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
   EvalResult result;
   result.params = p;
   result.thetas = curveThetas(p.curveSteps);
-  const std::vector<std::string> clips = listEvalClips(p.inputs);
+  const std::vector<std::string> allClips = listEvalClips(p.inputs);
+  if (p.shardCount < 1 || p.shardIndex < 0 || p.shardIndex >= p.shardCount)
+    throw Error(ErrorKind::Usage, "eval: shard " + std::to_string(p.shardIndex) + "/" + std::to_string(p.shardCount) +
+                                      " does not exist");
+  std::vector<std::string> clips;
+  std::vector<size_t> positions;
+  for (size_t i = 0; i < allClips.size(); ++i)
+    if (static_cast<int>(i % static_cast<size_t>(p.shardCount)) == p.shardIndex) {
+      clips.push_back(allClips[i]);
+      positions.push_back(i);
+    }
 
   // One model load for the run; per window one capture for every method.
   ExplainerParams xp;
@@ -209,6 +219,7 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
     const auto tc = Clock::now();
     ClipEval ce;
     ce.clip = clip;
+    ce.position = positions[ci];
     ClipTruth truth;
     const bool hasTruth = readTruthBeside(clip, truth);
     if (hasTruth) ce.truthClass = truth.classId;

@@ -261,6 +261,8 @@ void writeEvalJson(const EvalResult& r, const std::string& path) {
                   {"blur_kernel", p.blurKernel > 0 ? p.blurKernel : defaultBlurKernel(p.preprocess.cropHeight, p.preprocess.cropWidth)},
                   {"pointing_tolerance", p.pointingTolerance},
                   {"iou_threshold", p.iouThreshold}};
+  if (p.shardCount > 1 || !p.shardSource.empty())
+    j["shard"] = {{"index", p.shardIndex}, {"count", p.shardCount}, {"source", p.shardSource}};
   j["n_clips"] = r.clips.size();
   j["n_windows"] = r.totalWindows();
   j["thetas"] = r.thetas;
@@ -293,6 +295,7 @@ void writeEvalJson(const EvalResult& r, const std::string& path) {
   for (const auto& c : r.clips) {
     nlohmann::json x;
     x["clip"] = c.clip;
+    x["position"] = c.position;
     x["class"] = c.classId;
     x["truth_class"] = c.truthClass >= 0 ? nlohmann::json(c.truthClass) : nlohmann::json(nullptr);
     x["frames"] = c.frames;
@@ -303,6 +306,10 @@ void writeEvalJson(const EvalResult& r, const std::string& path) {
       const double n = l.actionFrames;
       loc[name] = {{"action_frames", l.actionFrames},
                    {"partial", l.partial},
+                   {"pointing_hits", l.pointingHits},
+                   {"heat_in_box_sum", l.heatInBoxSum},
+                   {"iou_sum", l.iouSum},
+                   {"heat_in_range_share", l.heatInRange},
                    {"pointing", n > 0 ? nlohmann::json(100.0 * l.pointingHits / n) : nlohmann::json(nullptr)},
                    {"heat_in_box", n > 0 ? nlohmann::json(100.0 * l.heatInBoxSum / n) : nlohmann::json(nullptr)},
                    {"iou", n > 0 ? nlohmann::json(l.iouSum / n) : nlohmann::json(nullptr)},
@@ -334,6 +341,7 @@ void writeEvalJson(const EvalResult& r, const std::string& path) {
     }
   j["windows"] = wj;
   j["seconds_total"] = r.secondsTotal;
+  j["warnings"] = r.warnings;
   writeText(out.tempPath(), j.dump(2) + "\n");
   out.commit();
 }

@@ -344,6 +344,9 @@ struct Explainer::Impl {
     return 1.f;
   }
 
+  nlohmann::json summary(const ExplainRequest& rq, const Prepared& pr, const ExplainResult& result,
+                         const std::vector<std::vector<float>>& importance) const;
+
   static std::vector<std::vector<float>> importance(const HeatStats& s, Normalize norm) {
     std::vector<std::vector<float>> imp(s.frameMean.size());
     for (size_t p = 0; p < imp.size(); ++p) {
@@ -413,6 +416,73 @@ ExplainResult resultOf(const Explainer& ex, const std::vector<Explanation>& expl
 }
 
 }  // namespace
+
+// The JSON summary of an explain run (README, --json).
+nlohmann::json Explainer::Impl::summary(const ExplainRequest& rq, const Prepared& pr, const ExplainResult& result,
+                                        const std::vector<std::vector<float>>& importance) const {
+  const Impl& d = *this;
+  const size_t P = pr.panels.size();
+  const VideoInfo& info = pr.pass.info;
+  nlohmann::json j;
+  j["input"] = rq.input;
+  j["video"] = {{"width", info.width}, {"height", info.height}, {"fps", info.fps}, {"frames", result.frames},
+                {"rotation", info.rotation}, {"codec", info.codec}};
+  j["model"] = d.params.model;
+  j["layer"] = d.layer;
+  if (d.centres.empty())
+    j["cell_centres"] = {{"known", false}, {"reason", d.geometryNote}, {"assumed", "even tiling (align_corners=False)"}};
+  else
+    j["cell_centres"] = {{"known", true}, {"t", d.centres.t}, {"h", d.centres.h}, {"w", d.centres.w}};
+  if (!d.params.modelOutput.empty()) j["model_output"] = d.params.modelOutput;
+  j["method"] = pr.panels.front().method;
+  std::vector<std::string> methods;
+  for (const Panel& p : pr.panels)
+    if (std::find(methods.begin(), methods.end(), p.method) == methods.end()) methods.push_back(p.method);
+  j["methods"] = methods;
+  j["normalize"] = normalizeName(rq.normalize);
+  const ClassChoice choice = parseClassChoice(rq.classSpec, d.labels, d.params.labelsFile);
+  const std::string chosen = choice.isFixed() ? "given" : choice.topK == 1 ? "top-1 of mean logits"
+                                                                          : "top-" + std::to_string(choice.topK) + " of mean logits";
+  j["class"] = {{"id", result.classId}, {"name", result.className}, {"score", result.classScore}, {"chosen", chosen}};
+  nlohmann::json classes = nlohmann::json::array();
+  const std::vector<double> meanProb = softmax(pr.meanLogits);
+  for (int c : pr.classes)
+    classes.push_back({{"id", c}, {"name", classNameOf(c, d.labels)}, {"score", meanProb[static_cast<size_t>(c)]}});
+  j["classes"] = classes;
+  j["preprocess"] = preprocessJson(d.params.preprocess, d.params.windows);
+  j["mean_logits"] = pr.meanLogits;
+  nlohmann::json top = nlohmann::json::array();
+  for (int k : topK(pr.meanLogits, 5))
+    top.push_back({{"class", k}, {"name", classNameOf(k, d.labels)}, {"score", meanProb[static_cast<size_t>(k)]}});
+  j["top5"] = top;
+  j["windows"] = pr.windowJson;
+  j["windows_re_explained"] = result.windowsReExplained;
+  j["frame_importance"] = importance.front();
+  nlohmann::json ex = nlohmann::json::array();
+  for (size_t p = 0; p < P; ++p) {
+    const Explanation& e = result.explanations[p];
+    nlohmann::json ej = {{"method", e.method},
+                         {"class", e.classId},
+                         {"name", e.className},
+                         {"score", e.classScore},
+                         {"zero_windows", e.zeroWindows},
+                         {"video_max", e.videoMax},
+                         {"frame_importance", importance[p]}};
+    if (e.method == "gradcam++") ej["clamped_alpha_cells"] = e.clampedAlphaCells;
+    if (!pr.panels[p].tag.empty()) ej["tag"] = pr.panels[p].tag;
+    if (!rq.heatmapsNpy.empty())
+      ej["heatmaps"] = pr.panels[p].tag.empty() ? rq.heatmapsNpy : taggedPath(rq.heatmapsNpy, pr.panels[p].tag);
+    ex.push_back(ej);
+  }
+  j["explanations"] = ex;
+  j["warnings"] = result.warnings;
+  j["output"] = result.output;
+  j["timings"] = {{"total_s", result.secondsTotal},
+                  {"setup_s", result.secondsSetup},
+                  {"model_s", result.secondsModel},
+                  {"render_s", result.secondsRender}};
+  return j;
+}
 
 ExplainResult Explainer::explain(const ExplainRequest& rq, const ProgressCallback& progress) {
   const auto tStart = Clock::now();
@@ -484,72 +554,11 @@ ExplainResult Explainer::explain(const ExplainRequest& rq, const ProgressCallbac
   result.secondsModel = pr.modelSeconds;
   result.secondsTotal = since(tStart);
 
-  if (json) {
-    const VideoInfo& info = pr.pass.info;
-    nlohmann::json j;
-    j["input"] = rq.input;
-    j["video"] = {{"width", info.width}, {"height", info.height}, {"fps", info.fps}, {"frames", result.frames},
-                  {"rotation", info.rotation}, {"codec", info.codec}};
-    j["model"] = d.params.model;
-    j["layer"] = d.layer;
-    if (d.centres.empty())
-      j["cell_centres"] = {{"known", false}, {"reason", d.geometryNote}, {"assumed", "even tiling (align_corners=False)"}};
-    else
-      j["cell_centres"] = {{"known", true}, {"t", d.centres.t}, {"h", d.centres.h}, {"w", d.centres.w}};
-    if (!d.params.modelOutput.empty()) j["model_output"] = d.params.modelOutput;
-    j["method"] = pr.panels.front().method;
-    std::vector<std::string> methods;
-    for (const Panel& p : pr.panels)
-      if (std::find(methods.begin(), methods.end(), p.method) == methods.end()) methods.push_back(p.method);
-    j["methods"] = methods;
-    j["normalize"] = normalizeName(rq.normalize);
-    const ClassChoice choice = parseClassChoice(rq.classSpec, d.labels, d.params.labelsFile);
-    const std::string chosen = choice.isFixed() ? "given" : choice.topK == 1 ? "top-1 of mean logits"
-                                                                            : "top-" + std::to_string(choice.topK) + " of mean logits";
-    j["class"] = {{"id", result.classId}, {"name", result.className}, {"score", result.classScore}, {"chosen", chosen}};
-    nlohmann::json classes = nlohmann::json::array();
-    const std::vector<double> meanProb = softmax(pr.meanLogits);
-    for (int c : pr.classes)
-      classes.push_back({{"id", c}, {"name", classNameOf(c, d.labels)}, {"score", meanProb[static_cast<size_t>(c)]}});
-    j["classes"] = classes;
-    j["preprocess"] = preprocessJson(d.params.preprocess, d.params.windows);
-    j["mean_logits"] = pr.meanLogits;
-    nlohmann::json top = nlohmann::json::array();
-    for (int k : topK(pr.meanLogits, 5))
-      top.push_back({{"class", k}, {"name", classNameOf(k, d.labels)}, {"score", meanProb[static_cast<size_t>(k)]}});
-    j["top5"] = top;
-    j["windows"] = pr.windowJson;
-    j["windows_re_explained"] = result.windowsReExplained;
-    j["frame_importance"] = importance.front();
-    nlohmann::json ex = nlohmann::json::array();
-    for (size_t p = 0; p < P; ++p) {
-      const Explanation& e = result.explanations[p];
-      nlohmann::json ej = {{"method", e.method},
-                           {"class", e.classId},
-                           {"name", e.className},
-                           {"score", e.classScore},
-                           {"zero_windows", e.zeroWindows},
-                           {"video_max", e.videoMax},
-                           {"frame_importance", importance[p]}};
-      if (e.method == "gradcam++") ej["clamped_alpha_cells"] = e.clampedAlphaCells;
-      if (!pr.panels[p].tag.empty()) {
-        ej["tag"] = pr.panels[p].tag;
-        if (npy) ej["heatmaps"] = taggedPath(rq.heatmapsNpy, pr.panels[p].tag);
-      }
-      ex.push_back(ej);
-    }
-    j["explanations"] = ex;
-    j["warnings"] = result.warnings;
-    j["output"] = result.output;
-    j["timings"] = {{"total_s", result.secondsTotal},
-                    {"setup_s", result.secondsSetup},
-                    {"model_s", result.secondsModel},
-                    {"render_s", result.secondsRender}};
-    json->write(j);
-  }
+  if (json) json->write(d.summary(rq, pr, result, importance));
 
-  // Everything succeeded: move the outputs into place together.
-  for (Sink* s : std::vector<Sink*>{mp4.get(), npy.get(), json.get(), raw.get()})
+  // Everything succeeded: move the outputs into place together, the JSON summary last (a
+  // summary on disk means every output it names is complete: batch resumes rely on it).
+  for (Sink* s : std::vector<Sink*>{mp4.get(), npy.get(), raw.get(), json.get()})
     if (s) s->commit();
   return result;
 }
