@@ -10,6 +10,7 @@ PKGS=(
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libboost-program-options-dev libgtest-dev nlohmann-json3-dev libjemalloc-dev
   python3-torch python3-torchvision python3-numpy
+  slurmctld slurmd slurm-client munge
 )
 
 missing=()

@@ -113,7 +113,8 @@ struct EvalParams {
 };
 
 // The list of clips the inputs name: files as given, folders expanded (index.json order, else
-// every .mp4/.avi/.mkv/.mov/.webm/.m4v sorted by name). Errors: Input (missing path, empty folder).
+// every .mp4/.avi/.mkv/.mov/.webm/.m4v sorted by name), manifests (.csv with a path column, .txt
+// one path a line; as batch reads them). Errors: Input (missing path, empty folder).
 std::vector<std::string> listEvalClips(const std::vector<std::string>& inputs);
 
 struct WindowEval {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "explain_video/batch.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/eval.hpp"
 #include "explain_video/explain.hpp"
@@ -133,6 +134,12 @@ std::vector<std::string> listEvalClips(const std::vector<std::string>& inputs) {
     std::error_code ec;
     if (!fs::exists(in, ec)) throw Error(ErrorKind::Input, in + ": no such file or folder");
     if (!fs::is_directory(in, ec)) {
+      std::string ext = fs::path(in).extension().string();
+      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (ext == ".csv" || ext == ".txt") {  // a manifest, as batch reads it
+        for (const BatchInput& b : listBatchInputs({in})) clips.push_back(b.path);
+        continue;
+      }
       clips.push_back(in);
       continue;
     }
