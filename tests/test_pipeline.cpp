@@ -237,8 +237,11 @@ TEST(Pipeline, WindowsMissingTheVideoClassAreReExplained) {
   EXPECT_GT(r.windowsReExplained, 0);  // the path under test was taken
   EXPECT_EQ(ev::explainVideo(chosen).windowsReExplained, 0);
   const ev::Volume a = ev::readNpy(inferred.heatmapsNpy), b = ev::readNpy(chosen.heatmapsNpy);
-  EXPECT_EQ(a.shape, b.shape);
-  EXPECT_TRUE(a.data == b.data);
+  ASSERT_EQ(a.shape, b.shape);
+  // Equal up to float rounding: the re-run windows go through the model in other batches.
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, static_cast<double>(std::abs(a.data[i] - b.data[i])));
+  EXPECT_LT(worst, 1e-5);
   const FrameScore s = scoreHeatmaps(a, squareClip().spec);
   EXPECT_EQ(s.peaksInBox, s.presentFrames);
 }

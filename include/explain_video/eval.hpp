@@ -78,6 +78,14 @@ std::vector<double> deletionCurve(const Volume& input, const Volume& map, int st
 std::vector<double> insertionCurve(const Volume& input, const Volume& map, int steps, const Volume& baseline,
                                    const ScoreFn& score);
 
+// The same curves scoring `batch` inputs per call (one forward pass each), without scoring the
+// unperturbed input again: deletion starts, and insertion ends, at `inputScore` (Y).
+using BatchScoreFn = std::function<std::vector<double>(const std::vector<const Volume*>&)>;
+std::vector<double> deletionCurve(const Volume& input, const Volume& map, int steps, const Volume& baseline,
+                                  const BatchScoreFn& score, int batch, double inputScore);
+std::vector<double> insertionCurve(const Volume& input, const Volume& map, int steps, const Volume& baseline,
+                                   const BatchScoreFn& score, int batch, double inputScore);
+
 // Trapezoid area under equally spaced samples over [0,1] (curve.size() − 1 intervals).
 // 0 for fewer than 2 samples.
 double auc(const std::vector<double>& curve);
@@ -106,6 +114,8 @@ struct EvalParams {
   double pointingTolerance = 0.1;   // dilation of the actor box, share of frame width/height
   double iouThreshold = 0.5;        // share of the frame's maximum
   int threads = 0;
+  int batchSize = 0;                // inputs per forward pass (windows, and masked inputs); 0: kDefaultBatchSize
+  std::string device = "cpu";
   // Evaluate only the clips of this shard (clip i of listEvalClips goes to shard i mod N); the
   // shards' JSON outputs join with mergeEvalShards. Unsharded by default.
   int shardIndex = 0, shardCount = 1;
@@ -172,12 +182,14 @@ struct EvalResult {
   std::vector<std::string> warnings;  // e.g. methods left out of --methods all
   int64_t totalWindows() const;
   double secondsTotal = 0;
+  int64_t forwardPasses = 0;  // inputs scored by the metrics (each window's Y included)
 };
 
 struct EvalProgress {
-  std::string stage;  // e.g. "eval 3/10 gradcam++"
-  int64_t done = 0, total = 0;
+  std::string stage;  // "eval passes"
+  int64_t done = 0, total = 0;  // forward passes done, and estimated in all
   double seconds = 0;
+  std::string note;   // "clip 3/10"
 };
 using EvalProgressFn = std::function<void(const EvalProgress&)>;
 

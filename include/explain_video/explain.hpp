@@ -32,7 +32,13 @@ struct ExplainerParams {
   PreprocessParams preprocess;
   WindowParams windows;
   int threads = 0;                   // LibTorch threads; <= 0: every core
+  int batchSize = 0;                 // windows per forward pass; <= 0: kDefaultBatchSize
+  std::string device = "cpu";        // "cpu", "cuda", "cuda:N"
 };
+
+// Windows per forward pass unless --batch-size says otherwise (measured on the 2-core
+// development machine, README "Benchmark").
+constexpr int kDefaultBatchSize = 4;
 
 // One video to explain and what to write.
 struct ExplainRequest {

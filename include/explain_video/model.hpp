@@ -37,7 +37,8 @@ class Model {
   // Throws ev::Error(ErrorKind::Model, "<path>: ...") if the file is missing or not TorchScript,
   // or if forward() does not take one tensor (a list of pathways as in SlowFast, several
   // inputs): the model is fed one N×3×T×H×W clip.
-  explicit Model(const std::string& path, int threads = 0);
+  // `device`: "cpu", "cuda" or "cuda:N" (a one-line Model error on a LibTorch without CUDA).
+  explicit Model(const std::string& path, int threads = 0, const std::string& device = "cpu");
   ~Model();
   Model(Model&&) noexcept;
   Model& operator=(Model&&) noexcept;
@@ -72,6 +73,8 @@ class Model {
 
   // Logits only, no gradients (inference mode). Input is 1×3×T×H×W.
   std::vector<float> predict(const Volume& input);
+  // Several inputs (each 1×3×T×H×W, the same shape) in one forward pass; one logit vector each.
+  std::vector<std::vector<float>> predict(const std::vector<const Volume*>& inputs);
 
   // Forward pass with the target layer's activation, then one gradient per class that
   // `chooseClasses(logits)` returns (gradients only down to the target layer; no parameter

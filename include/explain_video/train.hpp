@@ -155,6 +155,7 @@ struct EvalOptions {
   int stride = 8;
   int batchSize = 8;  // windows per forward pass
   int threads = 0;
+  std::string device = "cpu";  // "cpu", "cuda", "cuda:N"
 };
 
 struct AccuracyReport {

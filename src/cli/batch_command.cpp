@@ -36,7 +36,9 @@ int runBatch(int argc, char** argv) {
       ("model,m", po::value(&p.model), "TorchScript model file (required), loaded once for every video")
       ("out-dir,d", po::value(&b.outDir), "folder for every video's outputs and the index (required; created)")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr")
-      ("threads", po::value(&p.threads)->default_value(0), "LibTorch threads (0: every core)");
+      ("threads", po::value(&p.threads)->default_value(0), "LibTorch threads (0: every core)")
+      ("batch-size", po::value(&p.batchSize)->default_value(ev::kDefaultBatchSize), "windows per forward pass")
+      ("device", po::value(&p.device)->default_value(p.device), "cpu, cuda or cuda:N (a LibTorch built with CUDA)");
   po::options_description run("Run");
   run.add_options()
       ("shard", po::value(&shard), "K/N: explain only shard K (from 0) of N; input i belongs to shard i mod N "

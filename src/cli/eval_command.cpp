@@ -12,6 +12,7 @@
 #include "explain_video/batch.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/eval.hpp"
+#include "explain_video/explain.hpp"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -54,6 +55,9 @@ int runEval(int argc, char** argv) {
                                    "JOB_COMPLETION_INDEX with --shards)")
       ("shards", po::value(&shards), "N, the shard count of a Kubernetes Indexed Job (its completions)")
       ("threads", po::value(&p.threads)->default_value(0), "LibTorch threads (0: every core)")
+      ("batch-size", po::value(&p.batchSize)->default_value(ev::kDefaultBatchSize),
+       "inputs per forward pass: windows, and every masked, thresholded, deleted or inserted input")
+      ("device", po::value(&p.device)->default_value(p.device), "cpu, cuda or cuda:N (a LibTorch built with CUDA)")
       ("temp-dir", po::value<std::string>(),
        "no longer used (eval keeps each clip's maps in memory); accepted so that older scripts still run");
   po::options_description expl("Explanation (as the main command)");
@@ -128,7 +132,8 @@ int runEval(int argc, char** argv) {
 
   ProgressPrinter printer;
   ev::EvalProgressFn cb;
-  if (!quiet) cb = [&printer](const ev::EvalProgress& e) { printer.update(e.stage, e.done, e.total, e.seconds); };
+  if (!quiet)
+    cb = [&printer](const ev::EvalProgress& e) { printer.update(e.stage, e.done, e.total, e.seconds, e.note); };
   const ev::EvalResult r = ev::runEvaluation(p, cb);
   ProgressPrinter::finish();
   for (const std::string& w : r.warnings) std::fprintf(stderr, "explain-video eval: warning: %s\n", w.c_str());
@@ -137,8 +142,8 @@ int runEval(int argc, char** argv) {
   if (!plotsDir.empty()) ev::writeEvalPlots(r, plotsDir);
   std::cout << ev::formatEvalTable(r);
   if (!quiet)
-    std::fprintf(stderr, "eval: %zu clips, %lld windows, %.1f s (%.2f s per clip)\n", r.clips.size(),
-                 static_cast<long long>(r.totalWindows()), r.secondsTotal,
+    std::fprintf(stderr, "eval: %zu clips, %lld windows, %lld forward passes, %.1f s (%.2f s per clip)\n", r.clips.size(),
+                 static_cast<long long>(r.totalWindows()), static_cast<long long>(r.forwardPasses), r.secondsTotal,
                  r.clips.empty() ? 0.0 : r.secondsTotal / static_cast<double>(r.clips.size()));
   return kOk;
 }

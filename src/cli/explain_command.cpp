@@ -23,7 +23,10 @@ int runExplain(int argc, char** argv) {
       ("model,m", po::value(&p.model), "TorchScript model file (scripted or traced), input N×3×T×H×W")
       ("list-layers", po::bool_switch(&listLayers), "print every submodule with its output shape and exit")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr")
-      ("threads", po::value(&p.threads)->default_value(0), "LibTorch threads (0: every core)");
+      ("threads", po::value(&p.threads)->default_value(0), "LibTorch threads (0: every core)")
+      ("batch-size", po::value(&p.batchSize)->default_value(ev::kDefaultBatchSize),
+       "windows per forward pass (one backward pass per candidate class serves the batch)")
+      ("device", po::value(&p.device)->default_value(p.device), "cpu, cuda or cuda:N (a LibTorch built with CUDA)");
   po::options_description expl("Explanation");
   args.addExplanation(expl);
   po::options_description prep("Windows and preprocessing");

@@ -268,6 +268,7 @@ int runAccuracy(int argc, char** argv) {
       ("data,d", po::value(&data), "split folder written by explain-video synth (required)")
       ("json", po::value(&json), "also write the report as JSON (per class, confusion matrix, per-clip logits)")
       ("batch-size", po::value(&eo.batchSize)->default_value(eo.batchSize), "windows per forward pass")
+      ("device", po::value(&eo.device)->default_value(eo.device), "cpu, cuda or cuda:N (a LibTorch built with CUDA)")
       ("threads", po::value(&eo.threads)->default_value(0), "LibTorch (and decoding) threads (0: every core)")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr");
   pre.add(opts, "frames between window starts (a clip's class = argmax of the mean logits)");

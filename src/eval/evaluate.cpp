@@ -19,6 +19,8 @@
 #include "explain_video/localization.hpp"
 #include "explain_video/model.hpp"
 #include "explain_video/synth.hpp"
+#include "explain_video/video.hpp"
+#include "explain_video/windows.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -196,7 +198,10 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
   xp.preprocess = p.preprocess;
   xp.windows = p.windows;
   xp.threads = p.threads;
+  xp.batchSize = p.batchSize;
+  xp.device = p.device;
   Explainer explainer(xp);
+  const int batch = p.batchSize > 0 ? p.batchSize : kDefaultBatchSize;
   Model& model = explainer.model();
   result.layer = explainer.layer();
   std::vector<std::string> methods = p.methods;
@@ -210,16 +215,38 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
     result.methods.push_back(me);
   }
 
-  // Forward passes done, for the progress line: per window and method 2 + θ steps + 2·(steps+1).
+  // Every masked input is scored in batches of `batch` (one forward pass per batch). `passes`
+  // counts the inputs scored, for the progress line (docs/eval.md lists what each metric costs).
   int64_t passes = 0;
-  const Volume* cachedInput = nullptr;
-  double cachedY = 0;
   int cls = -1;
-  ScoreFn score = [&](const Volume& v) {
-    if (cachedInput && v.data == cachedInput->data) return cachedY;
-    ++passes;
-    return softmaxScore(model.predict(v), cls);
+  BatchScoreFn scoreBatch = [&](const std::vector<const Volume*>& inputs) {
+    std::vector<double> s;
+    for (size_t b = 0; b < inputs.size(); b += static_cast<size_t>(batch)) {
+      const std::vector<const Volume*> chunk(inputs.begin() + static_cast<long>(b),
+                                             inputs.begin() + static_cast<long>(std::min(inputs.size(), b + batch)));
+      for (const auto& l : model.predict(chunk)) s.push_back(softmaxScore(l, cls));
+    }
+    passes += static_cast<int64_t>(inputs.size());
+    return s;
   };
+
+  // The forward passes the run will make, estimated up front from the containers' frame counts,
+  // so that the progress line's ETA holds from the first clip: per window 1 (Y) + per method
+  // 1 (O) + the θ steps other than 0 + 2·del-steps.
+  int64_t estimatedPasses = 0;
+  {
+    const int64_t perWindow =
+        1 + static_cast<int64_t>(methods.size()) *
+                (1 + std::max<int64_t>(0, static_cast<int64_t>(result.thetas.size()) - 1) + 2 * std::max(0, p.delSteps));
+    for (const std::string& clip : clips) {
+      int64_t frames = 0;
+      try {
+        frames = VideoReader(clip).info().frameCountHint;
+      } catch (const Error&) {
+      }
+      estimatedPasses += perWindow * static_cast<int64_t>(windowStarts(std::max<int64_t>(frames, 1), p.windows).size());
+    }
+  }
 
   for (size_t ci = 0; ci < clips.size(); ++ci) {
     const std::string& clip = clips[ci];
@@ -242,9 +269,7 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
     auto onWindow = [&](const AnalysedWindow& aw) {
       const Volume& input = aw.window->input;
       cls = aw.classId;
-      cachedInput = nullptr;
-      const double Y = softmaxScore(model.predict(input), cls);
-      ++passes;
+      const double Y = scoreBatch({&input}).at(0);
       for (size_t mi = 0; mi < methods.size(); ++mi) {
         WindowEval we;
         we.clip = clip;
@@ -253,31 +278,38 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
         we.lastFrame = aw.window->lastFrame();
         we.classId = cls;
         we.Y = Y;
-        cachedInput = &input;
-        cachedY = Y;
         const Volume map = explanationMap(*aw.maps.at(mi), input.shape[2], input.shape[3], input.shape[4],
                                           explainer.cellCentres());  // as drawn
-        we.O = score(maskInput(input, map, p.preprocess));
-        we.drop = relativeDrop(we.Y, we.O);
+        // The masked input and every threshold map that differs from the full map, in one list.
+        std::vector<Volume> masked{maskInput(input, map, p.preprocess)};
+        std::vector<int> slot;  // per θ: index in masked (0: the full map, O)
         for (double theta : result.thetas) {
           const Volume tm = thresholdMap(map, theta);
-          const double o = tm.data == map.data ? we.O : score(maskInput(input, tm, p.preprocess));
-          we.thresholdConf.push_back(relativeConfidence(we.Y, o));
+          if (tm.data == map.data) {
+            slot.push_back(0);
+          } else {
+            slot.push_back(static_cast<int>(masked.size()));
+            masked.push_back(maskInput(input, tm, p.preprocess));
+          }
         }
+        std::vector<const Volume*> ptrs;
+        for (const Volume& v : masked) ptrs.push_back(&v);
+        const std::vector<double> o = scoreBatch(ptrs);
+        we.O = o[0];
+        we.drop = relativeDrop(we.Y, we.O);
+        for (int s : slot) we.thresholdConf.push_back(relativeConfidence(we.Y, o[static_cast<size_t>(s)]));
         if (p.delSteps > 0) {
-          we.deletion = deletionCurve(input, map, p.delSteps, meanColourBaseline(input), score);
-          we.insertion = insertionCurve(input, map, p.delSteps, blurBaseline(input, p.blurKernel), score);
+          we.deletion = deletionCurve(input, map, p.delSteps, meanColourBaseline(input), scoreBatch, batch, Y);
+          we.insertion = insertionCurve(input, map, p.delSteps, blurBaseline(input, p.blurKernel), scoreBatch, batch, Y);
           we.deletionAuc = auc(we.deletion);
           we.insertionAuc = auc(we.insertion);
         }
-        cachedInput = nullptr;
         result.methods[mi].windows.push_back(std::move(we));
       }
       ++ce.windows;
       if (progress)
-        progress({"eval clip " + std::to_string(ci + 1) + "/" + std::to_string(clips.size()) + ", " +
-                      std::to_string(passes) + " forward passes",
-                  static_cast<int64_t>(ci), static_cast<int64_t>(clips.size()), since(t0)});
+        progress({"eval passes", passes, std::max(passes, estimatedPasses), since(t0),
+                  "clip " + std::to_string(ci + 1) + "/" + std::to_string(clips.size())});
     };
     FrameVisitor onFrame;
     if (hasTruth)
@@ -291,10 +323,14 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
     for (size_t mi = 0; mi < localizers.size(); ++mi) ce.localization[methods[mi]] = localizers[mi].result();
     ce.seconds = since(tc);
     result.clips.push_back(std::move(ce));
-    if (progress) progress({"eval clips", static_cast<int64_t>(ci + 1), static_cast<int64_t>(clips.size()), since(t0)});
+    // After each clip (the estimate is kept: a clip with fewer frames than its container said ends early).
+    if (progress)
+      progress({"eval passes", passes, std::max(passes, estimatedPasses), since(t0),
+                "clip " + std::to_string(ci + 1) + "/" + std::to_string(clips.size())});
   }
   aggregateEval(result);
   result.secondsTotal = since(t0);
+  result.forwardPasses = passes;
   return result;
 }
 

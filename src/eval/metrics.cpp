@@ -51,7 +51,63 @@ std::vector<double> perturbationCurve(const Volume& start, const Volume& target,
   return curve;
 }
 
+// The same with `batch` states scored per call; the start (or, with `knownEnd`, the end: the
+// state after the last step) is not scored but given.
+std::vector<double> perturbationCurveBatched(const Volume& start, const Volume& target, const Volume& map, int steps,
+                                             const BatchScoreFn& score, int batch, double known, bool knownEnd) {
+  if (steps < 1) throw Error(ErrorKind::Usage, "deletion/insertion steps must be >= 1");
+  if (batch < 1) batch = 1;
+  const std::vector<int64_t> order = saliencyOrder(map);
+  const size_t n = order.size();
+  Volume cur = start;
+  std::vector<double> curve;
+  curve.reserve(static_cast<size_t>(steps) + 1);
+  std::vector<Volume> pending;
+  auto flush = [&] {
+    if (pending.empty()) return;
+    std::vector<const Volume*> ptrs;
+    for (const Volume& v : pending) ptrs.push_back(&v);
+    const std::vector<double> s = score(ptrs);
+    if (s.size() != pending.size()) throw Error(ErrorKind::Internal, "batch scorer returned the wrong count");
+    curve.insert(curve.end(), s.begin(), s.end());
+    pending.clear();
+  };
+  auto add = [&](const Volume& v) {
+    pending.push_back(v);
+    if (static_cast<int>(pending.size()) == batch) flush();
+  };
+  if (knownEnd) add(cur);
+  else curve.push_back(known);
+  for (int k = 1; k <= steps; ++k) {
+    const size_t from = static_cast<size_t>((k - 1) * static_cast<int64_t>(n) / steps);
+    const size_t to = static_cast<size_t>(k * static_cast<int64_t>(n) / steps);
+    copyVoxels(cur, target, order, from, to);
+    if (knownEnd && k == steps) {
+      flush();
+      curve.push_back(known);
+    } else {
+      add(cur);
+    }
+  }
+  flush();
+  return curve;
+}
+
 }  // namespace
+
+std::vector<double> deletionCurve(const Volume& input, const Volume& map, int steps, const Volume& baseline,
+                                  const BatchScoreFn& score, int batch, double inputScore) {
+  checkInputAndMap(input, map, "deletionCurve");
+  if (baseline.shape != input.shape) throw Error(ErrorKind::Internal, "deletionCurve: baseline shape differs");
+  return perturbationCurveBatched(input, baseline, map, steps, score, batch, inputScore, false);
+}
+
+std::vector<double> insertionCurve(const Volume& input, const Volume& map, int steps, const Volume& baseline,
+                                   const BatchScoreFn& score, int batch, double inputScore) {
+  checkInputAndMap(input, map, "insertionCurve");
+  if (baseline.shape != input.shape) throw Error(ErrorKind::Internal, "insertionCurve: baseline shape differs");
+  return perturbationCurveBatched(baseline, input, map, steps, score, batch, inputScore, true);
+}
 
 double softmaxScore(const std::vector<float>& logits, int c) {
   if (c < 0 || c >= static_cast<int>(logits.size()))

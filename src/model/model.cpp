@@ -34,9 +34,10 @@ namespace modelimpl {
 ScriptModel& scriptModelOf(Model& model) { return model.impl_->sm; }
 }  // namespace modelimpl
 
-Model::Model(const std::string& path, int threads)
+Model::Model(const std::string& path, int threads, const std::string& device)
     : impl_(std::make_unique<Impl>(modelimpl::ScriptModel::load(path))) {
   impl_->sm.module().eval();
+  impl_->sm.setDevice(device);
   int n = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
   at::set_num_threads(std::max(1, n));
 }
@@ -75,8 +76,33 @@ std::vector<float> Model::predict(const Volume& input) {
     c10::InferenceMode guard;
     logits = impl_->sm.forwardLogits(x);
   }
-  logits = logits.reshape({-1}).to(torch::kFloat32).contiguous();
+  logits = logits.reshape({-1}).to(torch::kFloat32).cpu().contiguous();
   return std::vector<float>(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
+}
+
+std::vector<std::vector<float>> Model::predict(const std::vector<const Volume*>& inputs) {
+  std::vector<std::vector<float>> out;
+  if (inputs.empty()) return out;
+  const Volume& first = *inputs.front();
+  if (first.shape.size() != 5 || first.shape[0] != 1)
+    impl_->sm.fail("input must be 1\xC3\x97" "C\xC3\x97T\xC3\x97H\xC3\x97W, got " + modelimpl::shapeString(first.shape));
+  std::vector<int64_t> shape = first.shape;
+  shape[0] = static_cast<int64_t>(inputs.size());
+  at::Tensor x = at::empty(shape, at::kFloat);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i]->shape != first.shape) impl_->sm.fail("the inputs of a batch differ in shape");
+    std::copy(inputs[i]->data.begin(), inputs[i]->data.end(), x.data_ptr<float>() + i * first.size());
+  }
+  at::Tensor logits;
+  {
+    c10::InferenceMode guard;
+    logits = impl_->sm.forwardLogits(x);
+  }
+  logits = logits.to(torch::kFloat32).cpu().contiguous();
+  const int64_t k = logits.size(1);
+  for (size_t i = 0; i < inputs.size(); ++i)
+    out.emplace_back(logits.data_ptr<float>() + i * k, logits.data_ptr<float>() + (i + 1) * k);
+  return out;
 }
 
 LayerCapture Model::capture(const Volume& input,
@@ -86,7 +112,7 @@ LayerCapture Model::capture(const Volume& input,
   auto cap = impl_->sm.capture(impl_->target, x);
   LayerCapture out;
   {
-    at::Tensor l = cap.logits.detach().reshape({-1}).to(torch::kFloat32).contiguous();
+    at::Tensor l = cap.logits.detach().reshape({-1}).to(torch::kFloat32).cpu().contiguous();
     out.logits.assign(l.data_ptr<float>(), l.data_ptr<float>() + l.numel());
   }
   out.activation = modelimpl::toVolume(cap.activation, /*dropBatch=*/true);

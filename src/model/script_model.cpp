@@ -40,6 +40,28 @@ ScriptModel ScriptModel::load(const std::string& path) {
 
 ScriptModel::ScriptModel(jit::Module module, std::string path) : module_(std::move(module)), path_(std::move(path)) {}
 
+void ScriptModel::setDevice(const std::string& spec) {
+  at::Device d = at::kCPU;
+  if (spec == "cpu" || spec.empty()) {
+    d = at::kCPU;
+  } else if (spec == "cuda" || spec.rfind("cuda:", 0) == 0) {
+    const std::string n = spec.size() > 5 ? spec.substr(5) : "0";
+    if (n.empty() || n.size() > 3 || n.find_first_not_of("0123456789") != std::string::npos)
+      throw Error(ErrorKind::Usage, "--device '" + spec + "': expected cpu, cuda or cuda:N");
+    if (!at::hasCUDA())
+      fail("--device " + spec + ": this LibTorch was built without CUDA (Debian's libtorch is CPU-only); use --device cpu");
+    d = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(std::stoi(n)));
+  } else {
+    throw Error(ErrorKind::Usage, "--device '" + spec + "': expected cpu, cuda or cuda:N");
+  }
+  try {
+    module_.to(d);
+  } catch (const std::exception& e) {
+    fail("--device " + spec + ": cannot move the model there (" + torchMessage(e) + ")");
+  }
+  device_ = d;
+}
+
 at::Tensor ScriptModel::logits(const c10::IValue& out, int64_t batch) const {
   return logitsOf(out, output_, path_, batch);
 }
@@ -47,7 +69,7 @@ at::Tensor ScriptModel::logits(const c10::IValue& out, int64_t batch) const {
 at::Tensor ScriptModel::forwardLogits(const at::Tensor& input) {
   c10::IValue out;
   try {
-    out = module_.forward({input});
+    out = module_.forward({input.to(device_)});
   } catch (const std::exception& e) {
     fail(forwardFailed(input.sizes(), e));
   }
@@ -102,7 +124,7 @@ ScriptModel::Probe ScriptModel::runProbe(const std::vector<int64_t>& inputShape)
     if (!probe_) probe_ = std::make_shared<LayerProbe>(buildLayerProbe(module_, path_));
     c10::InferenceMode guard;
     module_.eval();
-    result = (*probe_->fn)({module_._ivalue(), torch::zeros(inputShape)});
+    result = (*probe_->fn)({module_._ivalue(), torch::zeros(inputShape, at::TensorOptions().device(device_))});
     if (training) module_.train();
   } catch (const Error&) {
     if (training) module_.train();
@@ -270,7 +292,7 @@ at::Tensor toTensor(const Volume& v) {
 }
 
 Volume toVolume(const at::Tensor& t, bool dropBatch) {
-  at::Tensor c = t.detach().to(torch::kFloat32).contiguous();
+  at::Tensor c = t.detach().to(torch::kFloat32).cpu().contiguous();
   std::vector<int64_t> shape(c.sizes().begin(), c.sizes().end());
   if (dropBatch && !shape.empty()) shape.erase(shape.begin());
   Volume v;
@@ -292,7 +314,7 @@ ScriptModel::Capture ScriptModel::capture(const std::string& layer, const at::Te
   at::AutoGradMode gradGuard(true);
   c10::IValue out;
   try {
-    out = fn({module_._ivalue(), input});
+    out = fn({module_._ivalue(), input.to(device_)});
   } catch (const std::exception& e) {
     fail(forwardFailed(input.sizes(), e));
   }
@@ -304,6 +326,42 @@ ScriptModel::Capture ScriptModel::capture(const std::string& layer, const at::Te
     fail("layer '" + layer + "' output is " + std::to_string(cap.activation.dim()) + "D (" +
          shapeString(cap.activation.sizes()) + "), not 5D (N,C,T,H,W); choose a convolutional layer");
   return cap;
+}
+
+at::Tensor ScriptModel::batchGradients(const Capture& cap, const std::string& layer,
+                                       const std::vector<std::vector<int>>& classes) {
+  const int64_t n = cap.activation.size(0), k = cap.logits.size(1);
+  if (static_cast<int64_t>(classes.size()) != n) fail("batch gradients: one class list per batch item expected");
+  const int64_t K = classes.empty() ? 0 : static_cast<int64_t>(classes[0].size());
+  for (const auto& cs : classes) {
+    if (static_cast<int64_t>(cs.size()) != K) fail("batch gradients: every item needs the same number of classes");
+    for (int c : cs)
+      if (c < 0 || c >= k)
+        throw Error(ErrorKind::Model,
+                    "class id " + std::to_string(c) + " out of range: model has " + std::to_string(k) + " classes");
+  }
+  std::vector<int64_t> shape(cap.activation.sizes().begin(), cap.activation.sizes().end());
+  shape.insert(shape.begin() + 1, K);
+  at::Tensor out = at::zeros(shape, cap.activation.options().requires_grad(false));
+  if (K == 0 || n == 0) return out;
+  if (!cap.logits.requires_grad()) fail("the logits do not depend on layer '" + layer + "'");
+  at::AutoGradMode gradGuard(true);
+  try {
+    for (int64_t j = 0; j < K; ++j) {
+      std::vector<int64_t> idx(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = classes[static_cast<size_t>(i)][static_cast<size_t>(j)];
+      const at::Tensor picked =
+          cap.logits.gather(1, at::tensor(idx, at::TensorOptions().dtype(at::kLong).device(cap.logits.device())).unsqueeze(1));
+      auto grads = torch::autograd::grad({picked.sum()}, {cap.activation}, {}, /*retain_graph=*/j + 1 < K,
+                                         /*create_graph=*/false, /*allow_unused=*/true);
+      if (grads.at(0).defined()) out.select(1, j).copy_(grads[0]);
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    fail("gradient at layer '" + layer + "' failed: " + torchMessage(e));
+  }
+  return out;
 }
 
 at::Tensor ScriptModel::gradients(const Capture& cap, const std::string& layer, const std::vector<int>& classes,

@@ -45,6 +45,11 @@ class ScriptModel {
   const std::string& path() const { return path_; }
   jit::Module& module() { return module_; }
 
+  // Where the model and every tensor it sees live: "cpu" (the default), "cuda" or "cuda:N".
+  // Errors: Usage (malformed), Model ("--device cuda: this LibTorch has no CUDA ...").
+  void setDevice(const std::string& spec);
+  const at::Device& device() const { return device_; }
+
   // Which part of forward()'s output holds the logits ("" the first tensor; outputs.hpp).
   void setOutput(const std::string& selector) { output_ = selector; }
   const std::string& output() const { return output_; }
@@ -78,6 +83,11 @@ class ScriptModel {
   // does not depend on the layer). The last call may free the autograd graph (retain = false).
   // Errors: Model (class id out of range, logits independent of the layer).
   at::Tensor gradients(const Capture& cap, const std::string& layer, const std::vector<int>& classes, bool retain);
+  // The same for a batch: classes[n][k] is item n's k-th class (every item has K of them).
+  // Returns N×K×C×T'×H'×W'. One backward pass per k serves the whole batch: the windows of a
+  // batch are independent (eval mode), so the gradient of Σ_n S_{n,classes[n][k]} with respect to
+  // the batch's activation holds each item's own gradient.
+  at::Tensor batchGradients(const Capture& cap, const std::string& layer, const std::vector<std::vector<int>>& classes);
 
   // "forward() failed for input 1×3×16×112×112: <reason>" with a hint.
   std::string forwardFailed(at::IntArrayRef shape, const std::exception& e) const;
@@ -93,6 +103,7 @@ class ScriptModel {
 
   jit::Module module_;
   std::string path_;
+  at::Device device_ = at::kCPU;
   std::string output_;
   std::map<std::string, std::shared_ptr<jit::GraphFunction>> captureFns_;
   std::shared_ptr<LayerProbe> probe_;

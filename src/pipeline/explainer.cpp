@@ -25,6 +25,7 @@
 #include "pipeline/class_choice.hpp"
 #include "pipeline/frame_heat.hpp"
 #include "pipeline/sinks.hpp"
+#include "pipeline/streams.hpp"
 #include "pipeline/window_explainer.hpp"
 #include "pipeline/window_store.hpp"
 
@@ -90,7 +91,7 @@ struct Explainer::Impl {
   std::vector<std::string> labels;
   double setupSeconds = 0;
 
-  explicit Impl(const ExplainerParams& p) : params(p), model(p.model, p.threads) {}
+  explicit Impl(const ExplainerParams& p) : params(p), model(p.model, p.threads, p.device) {}
 
   std::vector<int64_t> inputShape() const {
     return {1, 3, params.windows.clipLen, params.preprocess.cropHeight, params.preprocess.cropWidth};
@@ -104,38 +105,47 @@ struct Explainer::Impl {
 
   // decode → windows → capture → maps. `only` (when non-null) restricts the model to those
   // window indices; onWindow(window, maps) sees every explained window in order.
+  // Windows per forward pass.
+  size_t batchSize() const { return static_cast<size_t>(params.batchSize > 0 ? params.batchSize : kDefaultBatchSize); }
+
+  // decode → windows (on the stream's thread) → batches of windows → capture → maps. `only`
+  // (when non-null) restricts the model to those window indices; onWindow(window, maps) sees
+  // every explained window in order.
   template <class OnWindow>
   ModelPass modelPass(const std::string& input, WindowExplainer& engine, const std::set<int64_t>* only,
                       const ClassChooser& classesFor, const ProgressCallback& progress, OnWindow&& onWindow) {
     ModelPass pass;
-    VideoReader reader(input);
-    pass.info = reader.info();
-    WindowSampler sampler(params.preprocess, params.windows);
-    Frame frame;
-    Window window;
+    const size_t B = batchSize();
+    WindowStream stream(input, params.preprocess, params.windows, 2 * B);
+    pass.info = stream.info();
+    std::vector<Window> batch;
     const auto t0 = Clock::now();
-    auto drain = [&] {
-      while (sampler.pop(window)) {
-        if (only && !only->count(window.index)) continue;
-        const auto tm = Clock::now();
-        WindowMaps maps = engine.explain(window.input, classesFor);
-        pass.modelSeconds += since(tm);
-        checkLabels(maps.logits.size());
-        if (pass.logitSum.empty()) pass.logitSum.assign(maps.logits.size(), 0.0);
-        if (pass.cellShape.empty()) pass.cellShape = maps.cellShape;
-        for (size_t i = 0; i < maps.logits.size(); ++i) pass.logitSum[i] += maps.logits[i];
-        onWindow(window, maps);
+    auto flush = [&] {
+      if (batch.empty()) return;
+      std::vector<const Volume*> inputs;
+      for (const Window& w : batch) inputs.push_back(&w.input);
+      const auto tm = Clock::now();
+      std::vector<WindowMaps> maps = engine.explain(inputs, classesFor);
+      pass.modelSeconds += since(tm);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        checkLabels(maps[i].logits.size());
+        if (pass.logitSum.empty()) pass.logitSum.assign(maps[i].logits.size(), 0.0);
+        if (pass.cellShape.empty()) pass.cellShape = maps[i].cellShape;
+        for (size_t k = 0; k < maps[i].logits.size(); ++k) pass.logitSum[k] += maps[i].logits[k];
+        onWindow(batch[i], maps[i]);
       }
-    };
-    while (reader.read(frame)) {
-      sampler.push(frame);
-      drain();
+      batch.clear();
       if (progress)
-        progress({only ? "re-explain" : "explain", sampler.framesSeen(), reader.info().frameCountHint, since(t0)});
+        progress({only ? "re-explain" : "explain", stream.framesSeen(), pass.info.frameCountHint, since(t0)});
+    };
+    Window window;
+    while (stream.next(window)) {
+      if (only && !only->count(window.index)) continue;
+      batch.push_back(std::move(window));
+      if (batch.size() == B) flush();
     }
-    sampler.finish();
-    drain();
-    pass.frames = sampler.framesSeen();
+    flush();
+    pass.frames = stream.framesSeen();
     if (pass.frames == 0) throw Error(ErrorKind::Input, input + ": no decodable video frames");
     return pass;
   }
@@ -524,10 +534,10 @@ ExplainResult Explainer::explain(const ExplainRequest& rq, const ProgressCallbac
   const auto tRender = Clock::now();
   {
     FrameHeatSource heat(pr.panelStore, P, d.params.windows, d.params.preprocess, rq.normalize, d.centres);
-    std::unique_ptr<VideoReader> reader;
+    std::unique_ptr<FrameStream> reader;  // decodes ahead on its own thread
     if (npy) npy->begin(result.frames, pr.pass.info.height, pr.pass.info.width);
     if (mp4) {
-      reader = std::make_unique<VideoReader>(rq.input);
+      reader = std::make_unique<FrameStream>(rq.input, 4);
       mp4->begin(reader->info(), pr.panels, importance, rq.render, rq.crf, rq.preset);
     }
     Frame frame;
@@ -541,7 +551,7 @@ ExplainResult Explainer::explain(const ExplainRequest& rq, const ProgressCallbac
       }
       if (npy) npy->frame(maps);
       if (reader) {
-        if (!reader->read(frame) || frame.index != f)
+        if (!reader->next(frame) || frame.index != f)
           throw Error(ErrorKind::Input, rq.input + ": the second decoding pass gave different frames than the first");
         mp4->frame(frame, maps, prob);
       }
@@ -580,29 +590,19 @@ ExplainResult Explainer::analyse(const ExplainRequest& rq, const WindowVisitor& 
 
   // The windows again, exactly as the model saw them, beside their maps.
   if (onWindow) {
-    VideoReader reader(rq.input);
-    WindowSampler sampler(d.params.preprocess, d.params.windows);
+    WindowStream stream(rq.input, d.params.preprocess, d.params.windows, 2 * d.batchSize());
     pr.panelStore.rewind();
-    Frame frame;
     Window window;
     WindowRecord rec;
-    auto drain = [&] {
-      while (sampler.pop(window)) {
-        if (!pr.panelStore.next(rec) || rec.index != window.index)
-          throw Error(ErrorKind::Input, rq.input + ": the second decoding pass gave different windows than the first");
-        AnalysedWindow aw;
-        aw.window = &window;
-        aw.classId = pr.classes.front();
-        for (const Volume& v : rec.maps) aw.maps.push_back(&v);
-        onWindow(aw);
-      }
-    };
-    while (reader.read(frame)) {
-      sampler.push(frame);
-      drain();
+    while (stream.next(window)) {
+      if (!pr.panelStore.next(rec) || rec.index != window.index)
+        throw Error(ErrorKind::Input, rq.input + ": the second decoding pass gave different windows than the first");
+      AnalysedWindow aw;
+      aw.window = &window;
+      aw.classId = pr.classes.front();
+      for (const Volume& v : rec.maps) aw.maps.push_back(&v);
+      onWindow(aw);
     }
-    sampler.finish();
-    drain();
   }
   if (onFrame) {
     const Impl::HeatStats stats = d.statistics(pr, rq.normalize);

@@ -53,69 +53,103 @@ const std::vector<std::string>& WindowExplainer::skipped() const { return impl_-
 bool WindowExplainer::needsGradient() const { return impl_->gradient; }
 
 WindowMaps WindowExplainer::explain(const Volume& input, const ClassChooser& classesFor) {
+  return std::move(explain(std::vector<const Volume*>{&input}, classesFor).front());
+}
+
+std::vector<WindowMaps> WindowExplainer::explain(const std::vector<const Volume*>& inputs,
+                                                 const ClassChooser& classesFor) {
   Impl& d = *impl_;
-  if (input.shape.size() != 5 || input.shape[0] != 1)
-    d.sm->fail("input must be 1\xC3\x97" "C\xC3\x97T\xC3\x97H\xC3\x97W");
-  const at::Tensor x = modelimpl::toTensor(input);
+  const int64_t N = static_cast<int64_t>(inputs.size());
+  std::vector<WindowMaps> out(inputs.size());
+  if (N == 0) return out;
+  // One N×3×T×H×W batch: one forward pass for the windows of the batch.
+  const Volume& first = *inputs.front();
+  if (first.shape.size() != 5 || first.shape[0] != 1) d.sm->fail("input must be 1\xC3\x97" "C\xC3\x97T\xC3\x97H\xC3\x97W");
+  std::vector<int64_t> shape = first.shape;
+  shape[0] = N;
+  at::Tensor x = at::empty(shape, at::kFloat);
+  const size_t per = first.size();
+  for (int64_t i = 0; i < N; ++i) {
+    const Volume& v = *inputs[static_cast<size_t>(i)];
+    if (v.shape != first.shape) d.sm->fail("the windows of a batch differ in shape");
+    std::copy(v.data.begin(), v.data.end(), x.data_ptr<float>() + static_cast<size_t>(i) * per);
+  }
   auto cap = d.sm->capture(d.layer, x);
 
-  WindowMaps out;
-  {
-    const at::Tensor l = cap.logits.detach().reshape({-1}).to(at::kFloat).contiguous();
-    out.logits.assign(l.data_ptr<float>(), l.data_ptr<float>() + l.numel());
+  const at::Tensor logitsCpu = cap.logits.detach().to(at::kFloat).cpu().contiguous();
+  const int64_t classes = logitsCpu.size(1);
+  std::vector<std::vector<int>> chosen(static_cast<size_t>(N));
+  for (int64_t i = 0; i < N; ++i) {
+    WindowMaps& w = out[static_cast<size_t>(i)];
+    const float* l = logitsCpu.data_ptr<float>() + i * classes;
+    w.logits.assign(l, l + classes);
+    w.cellShape.assign(cap.activation.sizes().begin() + 2, cap.activation.sizes().end());
+    w.classIds = classesFor(w.logits);
+    for (int c : w.classIds)
+      if (c < 0 || c >= classes)
+        throw Error(ErrorKind::Model,
+                    "class id " + std::to_string(c) + " out of range: model has " + std::to_string(classes) + " classes");
+    if (w.classIds.size() != out.front().classIds.size())
+      throw Error(ErrorKind::Internal, "windows of a batch with different numbers of candidate classes");
+    chosen[static_cast<size_t>(i)] = w.classIds;
   }
-  out.cellShape.assign(cap.activation.sizes().begin() + 2, cap.activation.sizes().end());
-  out.classIds = classesFor(out.logits);
-  const int64_t K = static_cast<int64_t>(out.classIds.size());
-  const int64_t classes = static_cast<int64_t>(out.logits.size());
-  for (int c : out.classIds)
-    if (c < 0 || c >= classes)
-      throw Error(ErrorKind::Model,
-                  "class id " + std::to_string(c) + " out of range: model has " + std::to_string(classes) + " classes");
+  const int64_t K = static_cast<int64_t>(out.front().classIds.size());
+  if (K == 0) return out;
 
-  // Every method runs in double precision on the same activation (and gradients).
-  const at::Tensor a = cap.activation.detach().to(at::kDouble);
-  camimpl::MethodInputs batch;  // item k: class classIds[k]
-  batch.activation = a.expand({K, a.size(1), a.size(2), a.size(3), a.size(4)});
-  if (d.gradient && K > 0)
-    batch.gradient = d.sm->gradients(cap, d.layer, out.classIds, /*retain=*/false).to(at::kDouble);
-  if (d.head.weight.defined() && K > 0) {
+  // Every method runs in double precision on the same activation (and gradients). Item n·K + k
+  // of a method's batch is window n for its k-th class.
+  const at::Tensor a = cap.activation.detach().to(at::kDouble);  // N×C×T×H×W
+  const int64_t C = a.size(1);
+  const std::vector<int64_t> cells(a.sizes().begin() + 2, a.sizes().end());
+  std::vector<int64_t> flat{N * K, C};
+  flat.insert(flat.end(), cells.begin(), cells.end());
+  camimpl::MethodInputs batch;
+  batch.activation = a.unsqueeze(1).expand({N, K, C, cells[0], cells[1], cells[2]}).reshape(flat);
+  if (d.gradient) batch.gradient = d.sm->batchGradients(cap, d.layer, chosen).to(at::kDouble).reshape(flat);
+  if (d.head.weight.defined()) {
     const at::Tensor& w = d.head.weight;
-    if (w.size(1) != a.size(1) || w.size(0) != classes)
+    if (w.size(1) != C || w.size(0) != classes)
       d.sm->fail("cam: the linear layer '" + d.head.linear + "' is " + std::to_string(w.size(0)) + "x" +
-                 std::to_string(w.size(1)) + ", but layer '" + d.layer + "' has " + std::to_string(a.size(1)) +
+                 std::to_string(w.size(1)) + ", but layer '" + d.layer + "' has " + std::to_string(C) +
                  " channels and the model " + std::to_string(classes) + " classes");
     // The graph walk cannot see which output --output selects: check logits = W·mean(A) + b.
-    at::Tensor expect = at::matmul(w, a[0].mean({1, 2, 3}));
+    at::Tensor expect = at::matmul(a.mean({2, 3, 4}), w.t());  // N×K'
     if (d.head.bias.defined()) expect = expect + d.head.bias;
-    const at::Tensor got = cap.logits.detach()[0].to(at::kDouble);
+    const at::Tensor got = cap.logits.detach().to(at::kDouble);
     const double diff = (expect - got).abs().max().item<double>();
     const double scale = 1 + got.abs().max().item<double>();
     if (!(diff <= 1e-3 * scale))
       d.sm->fail("cam: the logits are not the linear layer '" + d.head.linear + "' applied to the pooled layer '" +
                  d.layer + "' (they differ by " + std::to_string(diff) + "); is --output the classifier's output?");
-    std::vector<int64_t> ids(out.classIds.begin(), out.classIds.end());
-    batch.classWeights = w.index_select(0, at::tensor(ids, at::kLong));
+    std::vector<int64_t> ids;
+    for (const auto& cs : chosen) ids.insert(ids.end(), cs.begin(), cs.end());
+    batch.classWeights = w.index_select(0, at::tensor(ids, at::TensorOptions().dtype(at::kLong).device(w.device())));
   }
 
-  out.maps.reserve(d.methods.size() * static_cast<size_t>(K));
+  for (auto& w : out) {
+    w.maps.reserve(d.methods.size() * static_cast<size_t>(K));
+    w.notes.reserve(d.methods.size() * static_cast<size_t>(K));
+  }
   for (const camimpl::Method* m : d.methods) {
-    at::Tensor maps;
+    at::Tensor maps;  // (N·K)×T×H×W
     camimpl::MethodNotes notes;
-    if (K == 0) continue;
     if (m->info().classIndependent()) {
-      // One map serves every class (eigencam).
+      // One map per window serves every class (eigencam).
       camimpl::MethodInputs one;
       one.activation = a;
-      maps = m->maps(one, &notes).expand({K, a.size(2), a.size(3), a.size(4)});
-      notes.clampedAlphaCells.assign(static_cast<size_t>(K), notes.clampedAlphaCells.empty() ? 0 : notes.clampedAlphaCells[0]);
+      maps = m->maps(one, &notes).unsqueeze(1).expand({N, K, cells[0], cells[1], cells[2]}).reshape({N * K, cells[0], cells[1], cells[2]});
+      std::vector<int64_t> per(static_cast<size_t>(N * K), 0);
+      for (int64_t i = 0; i < N * K; ++i)
+        if (i / K < static_cast<int64_t>(notes.clampedAlphaCells.size())) per[static_cast<size_t>(i)] = notes.clampedAlphaCells[static_cast<size_t>(i / K)];
+      notes.clampedAlphaCells = per;
     } else {
       maps = m->maps(batch, &notes);
     }
-    maps = maps.to(at::kFloat).contiguous();
-    for (int64_t k = 0; k < K; ++k) {
-      out.maps.push_back(modelimpl::toVolume(maps[k], /*dropBatch=*/false));
-      out.notes.push_back(k < static_cast<int64_t>(notes.clampedAlphaCells.size()) ? notes.clampedAlphaCells[k] : 0);
+    maps = maps.to(at::kFloat).cpu().contiguous();
+    for (int64_t i = 0; i < N * K; ++i) {
+      WindowMaps& w = out[static_cast<size_t>(i / K)];
+      w.maps.push_back(modelimpl::toVolume(maps[i], /*dropBatch=*/false));
+      w.notes.push_back(i < static_cast<int64_t>(notes.clampedAlphaCells.size()) ? notes.clampedAlphaCells[static_cast<size_t>(i)] : 0);
     }
   }
   return out;

@@ -39,6 +39,9 @@ class WindowExplainer {
 
   // input: 1×3×T×H×W. `classesFor` picks the candidate classes from the window's logits.
   WindowMaps explain(const Volume& input, const ClassChooser& classesFor);
+  // A batch of windows (each 1×3×T×H×W) in one forward pass and one backward pass per candidate
+  // rank; the results equal those of explaining each window alone (to float rounding).
+  std::vector<WindowMaps> explain(const std::vector<const Volume*>& inputs, const ClassChooser& classesFor);
 
  private:
   struct Impl;

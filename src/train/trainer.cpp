@@ -51,7 +51,7 @@ void checkModel(modelimpl::ScriptModel& m, const SplitData& split, int clipLen) 
     m.module().eval();
     const at::Tensor x = at::zeros({1, 3, clipLen, split.height, split.width});
     try {
-      logits = m.logits(m.module().forward({x}), 1);
+      logits = m.logits(m.module().forward({x.to(m.device())}), 1);
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {
@@ -104,7 +104,7 @@ std::vector<std::vector<float>> meanLogits(modelimpl::ScriptModel& m, const Spli
     const int b1 = std::min(total, b0 + batchSize);
     std::vector<int> clips(wClip.begin() + b0, wClip.begin() + b1);
     std::vector<int64_t> starts(wStart.begin() + b0, wStart.begin() + b1);
-    const at::Tensor logits = m.forwardLogits(makeInput(d, clips, starts, clipLen, norm)).to(at::kFloat).contiguous();
+    const at::Tensor logits = m.forwardLogits(makeInput(d, clips, starts, clipLen, norm)).to(at::kFloat).cpu().contiguous();
     if (static_cast<size_t>(logits.size(1)) != K)
       throw Error(ErrorKind::Model, path + ": the model has " + std::to_string(logits.size(1)) + " outputs but " + d.dir +
                                         " has " + std::to_string(K) + " classes");
@@ -539,6 +539,7 @@ AccuracyReport evaluateAccuracy(const std::string& modelPath, const std::string&
   setThreads(o.threads);
   modelimpl::ScriptModel model = modelimpl::ScriptModel::load(modelPath);
   model.setOutput(o.modelOutput);
+  model.setDevice(o.device);
   const SplitData data = loadSplit(splitDir, o.preprocess, o.threads);
   checkModel(model, data, o.clipLen);
   const Normalisation norm = normalisationOf(o.preprocess);

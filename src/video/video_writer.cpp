@@ -37,7 +37,13 @@ struct VideoWriter::Impl {
   FramePtr yuv;
   PacketPtr pkt;
   SwsPtr sws;
-  std::vector<uint8_t> padded;  // RGB padded to the even size (odd inputs only)
+  // The RGB the converter reads: a copy (padded to the even size for odd inputs) in a 64-byte
+  // aligned buffer with zeroed slack after it (write()).
+  struct AvFree {
+    void operator()(uint8_t* p) const { av_free(p); }
+  };
+  std::unique_ptr<uint8_t, AvFree> padded;
+  size_t paddedBytes = 0;
   int64_t written = 0;
   bool closed = false;
 
@@ -192,18 +198,31 @@ void VideoWriter::write(const Frame& frame) {
                                       " bytes of RGB, expected " + std::to_string(bytes));
   }
 
-  const uint8_t* src = frame.rgb.data();
-  if (m.encWidth != w || m.encHeight != h) {
+  // swscale's SIMD RGB24 reader loads up to 16 bytes past the last pixel (valgrind: "invalid
+  // read of size 16" at the buffer's end), and its results depend on the source's alignment: the
+  // same frames encoded twice in one process could differ. Convert from an aligned copy with
+  // zeroed slack after it.
+  constexpr size_t kSlack = 64;
+  const int W = m.encWidth, H = m.encHeight;
+  const size_t encBytes = static_cast<size_t>(W) * H * 3;
+  if (m.paddedBytes != encBytes + kSlack) {
+    m.padded.reset(static_cast<uint8_t*>(av_mallocz(encBytes + kSlack)));
+    if (!m.padded) m.failInternal("out of memory");
+    m.paddedBytes = encBytes + kSlack;
+  }
+  uint8_t* const buf = m.padded.get();
+  const uint8_t* src = buf;
+  if (W == w && H == h) {
+    std::memcpy(buf, frame.rgb.data(), bytes);
+  } else {
     // Pad to the even size by replicating the last column and row.
-    const int W = m.encWidth, H = m.encHeight;
-    m.padded.resize(static_cast<size_t>(W) * H * 3);
+    const uint8_t* in = frame.rgb.data();
     for (int y = 0; y < H; ++y) {
-      const uint8_t* s = src + static_cast<size_t>(std::min(y, h - 1)) * w * 3;
-      uint8_t* d = m.padded.data() + static_cast<size_t>(y) * W * 3;
+      const uint8_t* s = in + static_cast<size_t>(std::min(y, h - 1)) * w * 3;
+      uint8_t* d = buf + static_cast<size_t>(y) * W * 3;
       std::memcpy(d, s, static_cast<size_t>(w) * 3);
       if (W > w) std::memcpy(d + static_cast<size_t>(w) * 3, s + static_cast<size_t>(w - 1) * 3, 3);
     }
-    src = m.padded.data();
   }
 
   int ret = av_frame_make_writable(m.yuv.get());
