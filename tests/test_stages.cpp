@@ -196,3 +196,32 @@ TEST(Stages, DeviceCudaOnACpuOnlyLibTorch) {
                                             dir() + "/device.err");
   EXPECT_EQ(bad.code, 2) << bad.err;
 }
+
+// Bytes destroyed in the middle of the file: the decoder stage conceals or drops what it cannot
+// decode (or the run fails with one line); either way every thread ends, and a failed run leaves
+// nothing behind.
+TEST(Stages, CorruptBytesMidFileNeverHang) {
+  std::ifstream in(squareClip(), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  for (size_t i = bytes.size() / 3; i < bytes.size() / 3 + 4000 && i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 131);
+  const std::string clip = dir() + "/stages_corrupt.mp4";
+  std::ofstream(clip, std::ios::binary) << bytes;
+  const std::string out = dir() + "/stages_corrupt_out";
+  fs::remove_all(out);
+  fs::create_directories(out);
+  withinSeconds(120, [&] {
+    const evtest::CliRun r = evtest::runCli(evtest::shellQuote(clip) + " --model " +
+                                                evtest::shellQuote(model("red_detector.pt")) + " -q --batch-size 2 -o " +
+                                                evtest::shellQuote(out + "/x.mp4") + " --json " +
+                                                evtest::shellQuote(out + "/x.json"),
+                                            dir() + "/corrupt.err");
+    EXPECT_TRUE(r.code == 0 || r.code == 3) << r.code << " " << r.err;
+    if (r.code == 0) {
+      EXPECT_TRUE(fs::exists(out + "/x.mp4"));
+      EXPECT_TRUE(fs::exists(out + "/x.json"));
+    } else {
+      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+      EXPECT_TRUE(fs::is_empty(out));
+    }
+  });
+}

@@ -38,7 +38,7 @@ struct ExplainerParams {
 
 // Windows per forward pass unless --batch-size says otherwise (measured on the 2-core
 // development machine, README "Benchmark").
-constexpr int kDefaultBatchSize = 4;
+constexpr int kDefaultBatchSize = 8;
 
 // One video to explain and what to write.
 struct ExplainRequest {

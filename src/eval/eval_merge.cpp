@@ -141,6 +141,7 @@ EvalResult mergeEvalShards(const std::vector<std::string>& files) {
         windows[x.at("method").get<std::string>()].push_back({it->second, w});
       }
       r.secondsTotal += j.value("seconds_total", 0.0);
+      r.forwardPasses += j.value("forward_passes", int64_t{0});
       if (j.contains("warnings"))
         for (const auto& w : j.at("warnings")) warnings.insert(w.get<std::string>());
     } catch (const Error&) {

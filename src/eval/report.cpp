@@ -341,6 +341,7 @@ void writeEvalJson(const EvalResult& r, const std::string& path) {
     }
   j["windows"] = wj;
   j["seconds_total"] = r.secondsTotal;
+  j["forward_passes"] = r.forwardPasses;
   j["warnings"] = r.warnings;
   writeText(out.tempPath(), j.dump(2) + "\n");
   out.commit();
