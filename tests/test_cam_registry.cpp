@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "cam/method.hpp"
+#include "explain_video/heatmap.hpp"
 #include "explain_video/cam.hpp"
 
 namespace {
@@ -28,11 +29,44 @@ Inputs randomInputs(int64_t n, int64_t seed) {
   return in;
 }
 
+// A stand-in model for the perturbation methods: logits = Wx·(per-channel mean of the input) for
+// inputs, and W·mean(A) + b from the layer; gradients at an input: W[c,k]/cells everywhere.
+const at::Tensor& mockW() {
+  static const at::Tensor w = at::tensor({0.5, -1.0, 2.0, 0.25, 1.5, -0.5, 1.0, 0.75, -2.0, 0.3, 0.1, 1.2}, at::kDouble).view({2, 6});
+  return w;
+}
+
 MethodInputs of(const ev::CamMethodInfo& info, const Inputs& in) {
   MethodInputs mi;
   mi.activation = in.a;
   if (info.has(ev::kNeedGradient)) mi.gradient = in.g;
   if (info.has(ev::kNeedClassifierWeights)) mi.classWeights = in.w;
+  if (info.perturbation()) {
+    const int64_t n = in.a.size(0);
+    mi.input = at::rand({n, 3, 2, 6, 8}, at::TensorOptions().dtype(at::kFloat));
+    for (int64_t i = 0; i < n; ++i) mi.classes.push_back(static_cast<int>(i % 2)), mi.windows.push_back(i);
+    mi.logitsOf = [](const at::Tensor& x) {
+      const at::Tensor m = x.to(at::kDouble).mean({2, 3, 4});  // M×3
+      return at::stack({3 * m.select(1, 0) - m.select(1, 2), m.select(1, 1) + 0.5}, 1);
+    };
+    mi.logitsFromLayer = [](const at::Tensor& acts) {
+      return at::matmul(acts.to(at::kDouble).mean({2, 3, 4}), mockW().t()) + 0.25;
+    };
+    const std::vector<int64_t> cells(in.a.sizes().begin() + 2, in.a.sizes().end());
+    mi.gradientsAt = [cells](const at::Tensor& x, const std::vector<std::vector<int>>& classes) {
+      const int64_t M = x.size(0), K = static_cast<int64_t>(classes.front().size());
+      at::Tensor g = at::zeros({M, K, 6, cells[0], cells[1], cells[2]}, at::kDouble);
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t k = 0; k < K; ++k)
+          g[i][k] = (mockW()[classes[static_cast<size_t>(i)][static_cast<size_t>(k)]] * (1 + x[i].mean().item<double>()))
+                        .view({6, 1, 1, 1})
+                        .expand({6, cells[0], cells[1], cells[2]});
+      return g;
+    };
+    mi.black = {-1.9, -1.8, -1.7};
+    mi.params.smoothSamples = 3;
+    mi.batch = 3;
+  }
   return mi;
 }
 
@@ -47,6 +81,22 @@ ev::Volume volumeOf(const at::Tensor& t) {
 
 class EveryMethod : public ::testing::TestWithParam<std::string> {};
 
+// The perturbation methods draw at random: the same seed gives the same maps, at any batch size.
+TEST_P(EveryMethod, SameSeedSameMapsAtAnyBatchSize) {
+  const ev::camimpl::Method& m = ev::camimpl::findMethod(GetParam());
+  if (!m.info().perturbation()) GTEST_SKIP() << "draws nothing";
+  const Inputs in = randomInputs(2, 8);
+  at::manual_seed(1);
+  MethodInputs a = of(m.info(), in);
+  MethodInputs b = a;
+  b.batch = 7;
+  MethodInputs c = a;
+  c.params.seed = 99;
+  const at::Tensor ma = m.maps(a, nullptr), mb = m.maps(b, nullptr), mc = m.maps(c, nullptr);
+  EXPECT_LT((ma - mb).abs().max().item<double>(), 1e-9);
+  if (GetParam() == "smoothgradcam++") EXPECT_GT((ma - mc).abs().max().item<double>(), 0.0);
+}
+
 TEST_P(EveryMethod, DescribesItself) {
   const ev::CamMethodInfo& i = ev::camMethod(GetParam());
   EXPECT_EQ(i.name, GetParam());
@@ -60,7 +110,8 @@ TEST_P(EveryMethod, MapsHaveTheLayersShapeAndAreFiniteAndNonNegative) {
   const ev::camimpl::Method& m = ev::camimpl::findMethod(GetParam());
   for (int64_t seed : {1, 2, 3}) {
     const Inputs in = randomInputs(4, seed);
-    const at::Tensor maps = m.maps(of(m.info(), in), nullptr);
+    const MethodInputs mi = of(m.info(), in);
+    const at::Tensor maps = m.maps(mi, nullptr);
     ASSERT_EQ(maps.sizes(), (std::vector<int64_t>{4, 2, 3, 4}));
     EXPECT_TRUE(at::isfinite(maps).all().item<bool>());
     EXPECT_GE(maps.min().item<double>(), 0.0);
@@ -79,6 +130,7 @@ TEST_P(EveryMethod, ZeroGradientGivesZeroMapForGradientMethods) {
 // (computeCam, float inputs computed in double): batch items never mix.
 TEST_P(EveryMethod, TensorFormEqualsVolumeFormItemByItem) {
   const ev::camimpl::Method& m = ev::camimpl::findMethod(GetParam());
+  if (m.info().perturbation()) GTEST_SKIP() << "needs model passes: runs in the pipeline only";
   Inputs in = randomInputs(3, 5);
   // Inputs exactly representable in float, so both forms see the same numbers.
   in.a = in.a.to(at::kFloat).to(at::kDouble);

@@ -192,9 +192,9 @@ TEST(Cli, BadInputs) {
   expectFailure(clip + m + " --class 7" + out, 4, {"class id 7 out of range", "2 classes"});
   {
     // An unknown method lists every registered one.
-    std::vector<std::string> phrases{"unknown method 'scorecam'", "registered methods are"};
+    std::vector<std::string> phrases{"unknown method 'nosuchcam'", "registered methods are"};
     for (const auto& n : ev::camMethodNames()) phrases.push_back(n);
-    expectFailure(clip + m + " --method scorecam" + out, 2, phrases);
+    expectFailure(clip + m + " --method nosuchcam" + out, 2, phrases);
     expectFailure(clip + m + " --method gradcam,gradcam" + out, 2, {"--method lists gradcam twice"});
   }
   expectFailure(clip + " --model " + quote(std::string(EV_SOURCE_DIR) + "/models/c3d_small_synth.pt") +

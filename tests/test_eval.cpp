@@ -15,6 +15,8 @@
 
 #include "explain_video/error.hpp"
 #include "explain_video/eval.hpp"
+#include "explain_video/explain.hpp"
+#include "explain_video/cam.hpp"
 #include "explain_video/synth.hpp"
 
 namespace fs = std::filesystem;
@@ -484,13 +486,49 @@ TEST(EvalCli, EveryRegisteredMethodInOneRun) {
   std::ifstream fa(d + "/all.json"), ft(d + "/two.json");
   const nlohmann::json all = nlohmann::json::parse(fa), two = nlohmann::json::parse(ft);
   const auto& s = all.at("summary");
-  for (const std::string& m : ev::camMethodNames()) {
+  const std::vector<std::string> methods = ev::parseCamMethods("all");
+  for (const std::string& m : methods) {
     ASSERT_TRUE(s.contains(m)) << m;
-    for (const std::string& other : ev::camMethodNames())
+    for (const std::string& other : methods)
       if (other != m) EXPECT_TRUE(s.at(m).at("win").contains(other)) << m << " vs " << other;
     EXPECT_GE(s.at(m).at("localization").at("pointing").get<double>(), 80.0) << m;
   }
   for (const char* m : {"gradcam++", "gradcam"})
     for (const char* k : {"average_drop", "increase_in_confidence", "deletion_auc", "insertion_auc"})
       EXPECT_DOUBLE_EQ(s.at(m).at(k).get<double>(), two.at("summary").at(m).at(k).get<double>()) << m << " " << k;
+}
+
+// The perturbation methods run in eval: each gets its metrics and pointing, and every one of
+// their model passes is counted (JSON forward_passes, and the progress line says so): the run
+// with them makes exactly their passes per window more than the run without them.
+TEST(EvalCli, PerturbationMethodsAndTheirPassesCounted) {
+  const std::string d = makeClips();
+  const std::string model = std::string(EV_TEST_MODELS_DIR) + "/red_detector.pt";
+  // No curves: their passes depend on the maps (a θ that leaves the map unchanged is not re-scored).
+  const std::string flags = kSmall + " --curve-steps 0 --del-steps 0 --smooth-samples 3 --json ";
+  const std::vector<std::string> pert = {"scorecam", "ablationcam", "smoothgradcam++"};
+  evtest::CliRun r = runCli("eval " + d + "/clips --model " + model + flags + d + "/pert.json --methods gradcam++,scorecam,ablationcam,smoothgradcam++", d);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("eval passes"), std::string::npos) << r.err;
+  const evtest::CliRun base = runCli("eval " + d + "/clips --model " + model + flags + d + "/base.json --methods gradcam++ -q", d);
+  ASSERT_EQ(base.code, 0) << base.err;
+  std::ifstream fp(d + "/pert.json"), fb(d + "/base.json");
+  const nlohmann::json jp = nlohmann::json::parse(fp), jb = nlohmann::json::parse(fb);
+  for (const std::string& m : pert) {
+    ASSERT_TRUE(jp.at("summary").contains(m)) << m;
+    EXPECT_TRUE(jp.at("summary").at(m).at("win").contains("gradcam++")) << m;
+    EXPECT_GE(jp.at("summary").at(m).at("localization").at("pointing").get<double>(), 80.0) << m;
+  }
+  ev::ExplainerParams ep;
+  ep.model = model;
+  ev::Explainer explainer(ep);
+  const int64_t channels = explainer.layerChannels();
+  ev::PerturbationParams pp;
+  pp.smoothSamples = 3;
+  const int64_t windows = jp.at("n_windows").get<int64_t>();
+  const int64_t metricPasses = 1;  // O: the score on the input masked by the map
+  int64_t extra = 0;
+  for (const std::string& m : pert) extra += metricPasses + ev::methodPassesPerWindow(ev::camMethod(m), channels, 1, pp);
+  EXPECT_EQ(jp.at("forward_passes").get<int64_t>() - jb.at("forward_passes").get<int64_t>(), windows * extra)
+      << "channels " << channels;
 }

@@ -84,17 +84,23 @@ TEST_P(PipelineMethods, HeatFollowsTheRedSquareFrameByFrame) {
   std::replace(tag.begin(), tag.end(), '+', 'P');
   ev::ExplainParams p = baseParams(tag);
   p.methods = {method};
+  const auto& spec = squareClip().spec;
   p.model = model(modelFile);
   const ev::ExplainResult r = ev::explainVideo(p);
-  const auto& spec = squareClip().spec;
   EXPECT_EQ(r.frames, spec.frames);
   EXPECT_EQ(r.windows, 5);  // starts 0, 8, 16, 24 and the end-aligned 29
   EXPECT_EQ(r.layer, "pool");
   const ev::Volume h = ev::readNpy(p.heatmapsNpy);
   ASSERT_EQ(h.shape, (std::vector<int64_t>{spec.frames, spec.height, spec.width}));
   const FrameScore s = scoreHeatmaps(h, spec);
-  EXPECT_EQ(s.peaksInBox, s.presentFrames) << method;
-  EXPECT_EQ(s.darkAbsentFrames, s.absentFrames) << method;
+  if (ev::camMethod(method).perturbation()) {
+    // Sampled methods: the peak on the square in at least 90 % of its frames.
+    EXPECT_GE(s.peaksInBox, 0.9 * s.presentFrames) << method;
+    EXPECT_EQ(s.darkAbsentFrames, s.absentFrames) << method;
+  } else {
+    EXPECT_EQ(s.peaksInBox, s.presentFrames) << method;
+    EXPECT_EQ(s.darkAbsentFrames, s.absentFrames) << method;
+  }
   // Video normalisation: the brightest frame reaches 1.
   EXPECT_FLOAT_EQ(*std::max_element(h.data.begin(), h.data.end()), 1.f);
 

@@ -104,7 +104,7 @@ TEST(Batched, SameHeatmapsAsOneWindowAtATime) {
       ev::ExplainParams p;
       p.input = squareClip();
       p.model = m;
-      p.methods = {"gradcam++", "gradcam", "eigencam"};
+      p.methods = {"gradcam++", "gradcam", "eigencam", "scorecam", "ablationcam", "smoothgradcam++"};
       p.noVideo = true;
       p.batchSize = b;
       p.threads = 2;
@@ -116,10 +116,11 @@ TEST(Batched, SameHeatmapsAsOneWindowAtATime) {
     }
     EXPECT_EQ(cls[0], cls[1]) << m;
     EXPECT_EQ(cls[0], cls[2]) << m;
-    for (size_t k = 0; k < 3; ++k)
+    const size_t M = 6;
+    for (size_t k = 0; k < M; ++k)
       for (size_t run = 1; run < 3; ++run) {
         const ev::Volume& a = heat[k];
-        const ev::Volume& b = heat[run * 3 + k];
+        const ev::Volume& b = heat[run * M + k];
         ASSERT_EQ(a.shape, b.shape);
         double worst = 0;
         for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, static_cast<double>(std::abs(a.data[i] - b.data[i])));

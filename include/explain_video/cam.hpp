@@ -21,6 +21,17 @@ enum CamNeed : unsigned {
   kNeedGradient = 1u << 1,          // g = ∂S^c/∂A, one backward pass per class
   kNeedClassifierWeights = 1u << 2, // W[c,:] of the linear classifier after global average pooling
   kNeedModelScores = 1u << 3,       // the class score of perturbed inputs (perturbation methods)
+  kNeedPerturbedGradients = 1u << 4,  // ∂S^c/∂A at perturbed inputs (Smooth Grad-CAM++)
+  kNeedLayerScores = 1u << 5,       // the logits of modified activations, the network run from the layer on
+};
+
+// What the perturbation methods draw and how many passes they make (documented in the README).
+struct PerturbationParams {
+  uint64_t seed = 0;          // --seed: the same seed gives the same maps (per window: seed and window index)
+  int smoothSamples = 8;      // --smooth-samples: noisy copies for smoothgradcam++
+  double smoothSigma = 0.15;  // --smooth-sigma: noise std as a share of the input's max − min
+  int scoreChannels = 0;      // --score-channels K: scorecam and ablationcam use only the K channels
+                              // with the largest mean activation (0: every channel)
 };
 
 struct CamMethodInfo {
@@ -31,7 +42,11 @@ struct CamMethodInfo {
   std::string cost;       // model passes per window and class, e.g. "1 backward per class"
   bool differentiable = false;  // usable in the training explanation losses (exp, box)
   bool has(CamNeed n) const { return (needs & n) != 0; }
-  bool classIndependent() const { return !(needs & (kNeedGradient | kNeedClassifierWeights | kNeedModelScores)); }
+  bool classIndependent() const {
+    return !(needs & (kNeedGradient | kNeedClassifierWeights | kNeedModelScores | kNeedPerturbedGradients | kNeedLayerScores));
+  }
+  // Needs model passes of its own beyond the one capture per window (left out of `all`).
+  bool perturbation() const { return (needs & (kNeedModelScores | kNeedPerturbedGradients | kNeedLayerScores)) != 0; }
 };
 
 // The registry, in the order --help lists it (the default, gradcam++, first).
@@ -46,6 +61,13 @@ std::vector<std::string> parseCamMethods(const std::string& spec, const std::str
                                          bool* all = nullptr);
 // A table for --help: one line per method with its summary, paper and cost.
 std::string camMethodTable(size_t indent = 2);
+
+// The model passes a method makes per window beyond the shared capture, for a layer of
+// `channels` channels and `classes` explained classes: forward passes of the whole network, and
+// backward passes or head passes (the network from the layer on). Used for the JSON summary and
+// eval's progress estimate.
+int64_t methodPassesPerWindow(const CamMethodInfo& method, int64_t channels, int64_t classes,
+                              const PerturbationParams& params);
 
 // Inputs of one map, batch dimension removed. Which are needed: CamMethodInfo::needs.
 struct CamInputs {

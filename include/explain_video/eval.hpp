@@ -103,6 +103,7 @@ struct EvalParams {
   std::string modelOutput;          // which output holds the logits ("": the first tensor)
   std::vector<std::string> methods{"gradcam++", "gradcam"};  // registered names (camMethods())
   bool skipUnavailable = false;     // drop (with a warning) methods the model cannot run: --methods all
+  PerturbationParams perturbation;  // seed and sample counts of the perturbation methods
   std::string classSpec;            // empty: top-1 of the mean logits (as the main command)
   std::string labelsFile;
   bool classFromTruth = false;      // use the ground-truth class when the clip has one

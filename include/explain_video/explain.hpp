@@ -47,6 +47,7 @@ struct ExplainRequest {
   // Drop, with a warning, the methods this model or layer cannot run (cam without a global
   // average pooling + linear head) instead of failing: what --method all asks for.
   bool skipUnavailable = false;
+  PerturbationParams perturbation;   // seed and sample counts of the perturbation methods
   // Empty: top-1 of the mean logits. Else ids and/or --labels names, comma-separated, or "topK"
   // (the K best of the mean logits): one explanation per class.
   std::string classSpec;
@@ -68,6 +69,8 @@ struct ExplainProgress {
   int64_t framesDone = 0;
   int64_t framesTotal = 0;  // estimate, 0 if unknown
   double seconds = 0;       // since the stage started
+  int64_t windowsDone = 0;  // model pass: windows explained so far
+  int64_t passes = 0;       // model pass: model passes so far (captures and perturbation methods)
 };
 using ProgressCallback = std::function<void(const ExplainProgress&)>;
 
@@ -80,6 +83,7 @@ struct Explanation {
   int64_t zeroWindows = 0;        // windows whose map is all zero
   int64_t clampedAlphaCells = 0;  // gradcam++: cells where α was set to 0 for a denominator ≤ 0
   float videoMax = 0;             // largest heat of any frame before normalisation
+  double passesPerWindow = 0;     // model passes the method made per window beyond the shared capture
 };
 
 struct ExplainResult {
@@ -96,6 +100,7 @@ struct ExplainResult {
   int64_t frames = 0;
   int64_t windows = 0;
   int64_t windowsReExplained = 0;  // windows re-run because their candidates missed the class
+  int64_t modelPasses = 0;         // every forward/backward/head pass of the model pass
   // Wall-clock seconds: everything; model loading and layer set-up; forward/backward passes;
   // the render pass (decode, heatmaps, drawing, encoding).
   double secondsTotal = 0, secondsSetup = 0, secondsModel = 0, secondsRender = 0;
@@ -126,6 +131,7 @@ class Explainer {
   const CellCentres& cellCentres() const;  // empty: even tiling (geometryNote() says why)
   const std::string& geometryNote() const;
   const std::vector<std::string>& labels() const;
+  int64_t layerChannels();  // C of the layer's output (from a probe pass, run once)
   double setupSeconds() const;
   Model& model();
   // The methods of `methods` this model and layer can run; the others (cam without a global
@@ -138,7 +144,8 @@ class Explainer {
   // The model pass and the explained class for eval, without writing anything: calls
   // onWindow for every window (in order, after the class is known) and onFrame for every frame.
   // Uses request.input, methods, classSpec (a single class) and normalize.
-  ExplainResult analyse(const ExplainRequest& request, const WindowVisitor& onWindow, const FrameVisitor& onFrame);
+  ExplainResult analyse(const ExplainRequest& request, const WindowVisitor& onWindow, const FrameVisitor& onFrame,
+                        const ProgressCallback& progress = {});
 
  private:
   struct Impl;

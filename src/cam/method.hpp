@@ -9,6 +9,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <array>
 #include <functional>
 #include <string>
 #include <vector>
@@ -24,11 +25,32 @@ struct MethodInputs {
   at::Tensor activation;    // N×C×T×H×W
   at::Tensor gradient;      // N×C×T×H×W, ∂S^c/∂A for item n's class (kNeedGradient)
   at::Tensor classWeights;  // N×C, the classifier row W[c,:] for item n's class (kNeedClassifierWeights)
-  // kNeedModelScores (perturbation methods, to come): the window's model input (1×3×T×H×W)
-  // and a scorer mapping M perturbed copies (M×3×T×H×W) to the class scores (M).
+  // The perturbation methods (perturbation()): item n's window input (N×3×T×H×W, float, a view
+  // shared by the items of one window), its class and window index (seeds), and model passes
+  // the engine runs in batches of its batch size:
   at::Tensor input;
-  std::function<at::Tensor(const at::Tensor&)> scoreInputs;
+  std::vector<int> classes;
+  std::vector<int64_t> windows;
+  // M×3×T×H×W inputs → M×K logits (kNeedModelScores).
+  std::function<at::Tensor(const at::Tensor&)> logitsOf;
+  // M inputs and the classes of each (K' per input) → M×K'×C×T'×H'×W' gradients at the layer
+  // (kNeedPerturbedGradients).
+  std::function<at::Tensor(const at::Tensor&, const std::vector<std::vector<int>>&)> gradientsAt;
+  // M×C×T'×H'×W' activations → M×K logits, the network run from the layer on (kNeedLayerScores).
+  std::function<at::Tensor(const at::Tensor&)> logitsFromLayer;
+  std::array<double, 3> black{0, 0, 0};  // per channel: a black pixel in normalised units (−mean/std)
+  CellCentres centres;                   // the layer's cells in the input (as the heatmaps are drawn)
+  PerturbationParams params;
+  int batch = 8;                         // inputs per model pass
 };
+
+// Pixel-space masking, as eval masks (docs/eval.md): L·I + (1 − L)·black per channel, for maps
+// M×T×H×W in [0,1] and one input 1×3×T×H×W; returns M×3×T×H×W float.
+at::Tensor maskInputs(const at::Tensor& input, const at::Tensor& maps, const std::array<double, 3>& black);
+
+// Maps M×T'×H'×W' onto the input's T×H×W, linearly between the layer's cell centres (as the
+// heatmap stage draws them; even tiling where an axis's centres are missing).
+at::Tensor upsampleToInput(const at::Tensor& maps, int64_t T, int64_t H, int64_t W, const CellCentres& centres);
 
 // Per item n, what the method noticed (sized N by the method when not null).
 struct MethodNotes {

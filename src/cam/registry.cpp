@@ -18,7 +18,10 @@ namespace camimpl {
   X(layerCam)             \
   X(hiResCam)             \
   X(eigenCam)             \
-  X(classActivationMap)
+  X(classActivationMap)   \
+  X(scoreCam)             \
+  X(ablationCam)          \
+  X(smoothGradCamPlusPlus)
 
 #define EV_DECLARE(f) const Method& f();
 EV_CAM_METHODS(EV_DECLARE)
@@ -51,7 +54,10 @@ void checkInputs(const CamMethodInfo& info, const MethodInputs& in) {
       (!in.classWeights.defined() || in.classWeights.dim() != 2 || in.classWeights.size(0) != in.activation.size(0) ||
        in.classWeights.size(1) != in.activation.size(1)))
     fail("needs classifier weights N×C for the activation's N×C");
-  if (info.has(kNeedModelScores) && (!in.input.defined() || !in.scoreInputs)) fail("needs the input and a scorer");
+  if (info.has(kNeedModelScores) && (!in.input.defined() || !in.logitsOf)) fail("needs the input and a scorer");
+  if (info.has(kNeedPerturbedGradients) && (!in.input.defined() || !in.gradientsAt)) fail("needs gradients at perturbed inputs");
+  if (info.has(kNeedLayerScores) && !in.logitsFromLayer) fail("needs the network from the layer on");
+  if (info.perturbation() && static_cast<int64_t>(in.classes.size()) != in.activation.size(0)) fail("needs a class per item");
 }
 
 }  // namespace camimpl
@@ -84,7 +90,7 @@ std::vector<std::string> parseCamMethods(const std::string& spec, const std::str
     if (s == "all") {
       if (all) *all = true;
       for (const CamMethodInfo& i : camMethods())
-        if (!i.has(kNeedModelScores) && std::find(out.begin(), out.end(), i.name) == out.end()) out.push_back(i.name);
+        if (!i.perturbation() && std::find(out.begin(), out.end(), i.name) == out.end()) out.push_back(i.name);
       continue;
     }
     std::string name;
@@ -112,6 +118,13 @@ std::string camMethodTable(size_t indent) {
   return s.str();
 }
 
+int64_t methodPassesPerWindow(const CamMethodInfo& m, int64_t channels, int64_t classes, const PerturbationParams& p) {
+  const int64_t k = p.scoreChannels > 0 ? std::min<int64_t>(p.scoreChannels, channels) : channels;
+  if (m.name == "scorecam" || m.name == "ablationcam") return k + 1;
+  if (m.name == "smoothgradcam++") return static_cast<int64_t>(p.smoothSamples) * (1 + classes);
+  return 0;
+}
+
 Volume computeCam(const std::string& method, const CamInputs& in, CamNotes* notes) {
   const camimpl::Method& m = camimpl::findMethod(method);
   const CamMethodInfo& info = m.info();
@@ -131,8 +144,8 @@ Volume computeCam(const std::string& method, const CamInputs& in, CamNotes* note
                                     {1, static_cast<int64_t>(in.classWeights->size())}, at::kFloat)
                           .to(at::kDouble);
   }
-  if (info.has(kNeedModelScores))
-    throw Error(ErrorKind::Usage, "method " + info.name + " needs model scores: run it through the explain pipeline");
+  if (info.perturbation())
+    throw Error(ErrorKind::Usage, "method " + info.name + " needs model passes: run it through the explain pipeline");
   camimpl::MethodNotes mn;
   const at::Tensor map = m.maps(mi, notes ? &mn : nullptr).squeeze(0).to(at::kFloat).contiguous();
   if (notes) notes->clampedAlphaCells = mn.clampedAlphaCells.empty() ? 0 : mn.clampedAlphaCells[0];

@@ -77,6 +77,25 @@ void ExplainArgs::addExplanation(boost::program_options::options_description& op
       ("labels", po::value(&p_.labelsFile), "class names, one per line, line N = class id N")
       ("normalize", po::value(&normalize_)->default_value(normalize_),
        "heatmap normalisation: video (divide by the video's maximum), window or frame");
+  addPerturbationOptions(opts, p_.perturbation);
+}
+
+void addPerturbationOptions(boost::program_options::options_description& opts, ev::PerturbationParams& q) {
+  namespace po = boost::program_options;
+  opts.add_options()
+      ("seed", po::value(&q.seed)->default_value(q.seed), "smoothgradcam++: the seed of its noise (same seed, same maps)")
+      ("smooth-samples", po::value(&q.smoothSamples)->default_value(q.smoothSamples), "smoothgradcam++: noisy copies per window")
+      ("smooth-sigma", po::value(&q.smoothSigma)->default_value(q.smoothSigma),
+       "smoothgradcam++: noise std as a share of the input's max - min")
+      ("score-channels", po::value(&q.scoreChannels)->default_value(q.scoreChannels),
+       "scorecam, ablationcam: use only the K channels of largest mean activation (0: all; an approximation that "
+       "trades fidelity for speed)");
+}
+
+void checkPerturbationParams(const ev::PerturbationParams& q) {
+  if (q.smoothSamples < 1 || q.smoothSamples > 100000) throw ev::Error(ev::ErrorKind::Usage, "--smooth-samples must be 1..100000");
+  if (!(q.smoothSigma >= 0 && q.smoothSigma <= 10)) throw ev::Error(ev::ErrorKind::Usage, "--smooth-sigma must be 0..10");
+  if (q.scoreChannels < 0) throw ev::Error(ev::ErrorKind::Usage, "--score-channels must be >= 0");
 }
 
 void ExplainArgs::addPreprocessing(boost::program_options::options_description& opts, const char* strideHelp) {
@@ -95,6 +114,7 @@ void ExplainArgs::addRendering(boost::program_options::options_description& opts
 
 void ExplainArgs::apply() {
   p_.methods = ev::parseCamMethods(method_, "--method", &p_.skipUnavailable);
+  checkPerturbationParams(p_.perturbation);
   p_.normalize = ev::parseNormalize(normalize_);
   prep_.apply();
   p_.render.strip = !noStrip_;
@@ -188,7 +208,13 @@ void ProgressPrinter::update(const std::string& stage, long long done, long long
 }
 
 void ProgressPrinter::operator()(const ev::ExplainProgress& p) {
-  update(p.stage + " frames", p.framesDone, p.framesTotal, p.seconds);
+  std::string note;
+  if (p.windowsDone > 0 && p.passes > 0) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.1f model passes/window", static_cast<double>(p.passes) / p.windowsDone);
+    note = buf;
+  }
+  update(p.stage + " frames", p.framesDone, p.framesTotal, p.seconds, note);
 }
 
 void ProgressPrinter::finish() {

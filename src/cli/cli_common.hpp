@@ -61,6 +61,11 @@ class ExplainArgs {
   bool noStrip_ = false;
 };
 
+// --seed --smooth-samples --smooth-sigma --rise-masks --score-channels (the perturbation
+// methods), and their range checks (Error(Usage)).
+void addPerturbationOptions(boost::program_options::options_description& opts, ev::PerturbationParams& p);
+void checkPerturbationParams(const ev::PerturbationParams& p);
+
 // Parses a subcommand's options; a Boost error becomes ev::Error(Usage) naming the command
 // ("" for the main command) and where its help is.
 boost::program_options::variables_map parseOptions(

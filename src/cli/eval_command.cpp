@@ -71,6 +71,7 @@ int runEval(int argc, char** argv) {
       ("class-source", po::value(&classSource)->default_value(classSource),
        "predicted (--class, else top-1 of the mean logits) or truth (the ground-truth class where a clip has one)")
       ("labels", po::value(&p.labelsFile), "class names, one per line, line N = class id N");
+  addPerturbationOptions(expl, p.perturbation);
   po::options_description prep("Windows and preprocessing (as the main command)");
   prepArgs.add(prep, "frames between window starts");
   po::options_description metr("Metrics");
@@ -112,6 +113,7 @@ int runEval(int argc, char** argv) {
     return kOk;
   }
   p.methods = ev::parseCamMethods(methods, "eval: --methods", &p.skipUnavailable);
+  checkPerturbationParams(p.perturbation);
   if (classSource == "truth") p.classFromTruth = true;
   else if (classSource != "predicted")
     throw ev::Error(ev::ErrorKind::Usage, "eval: unknown --class-source '" + classSource + "': choose predicted or truth");

@@ -238,13 +238,20 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
     const int64_t perWindow =
         1 + static_cast<int64_t>(methods.size()) *
                 (1 + std::max<int64_t>(0, static_cast<int64_t>(result.thetas.size()) - 1) + 2 * std::max(0, p.delSteps));
+    bool anyPerturbation = false;
+    for (const std::string& m : methods) anyPerturbation = anyPerturbation || camMethod(m).perturbation();
+    const int64_t channels = anyPerturbation ? explainer.layerChannels() : 0;
+    int64_t methodPasses = 1;  // the capture
+    for (const std::string& m : methods)
+      methodPasses += methodPassesPerWindow(camMethod(m), channels, 1, p.perturbation);
     for (const std::string& clip : clips) {
       int64_t frames = 0;
       try {
         frames = VideoReader(clip).info().frameCountHint;
       } catch (const Error&) {
       }
-      estimatedPasses += perWindow * static_cast<int64_t>(windowStarts(std::max<int64_t>(frames, 1), p.windows).size());
+      estimatedPasses +=
+          (perWindow + methodPasses) * static_cast<int64_t>(windowStarts(std::max<int64_t>(frames, 1), p.windows).size());
     }
   }
 
@@ -262,6 +269,7 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
     rq.methods = methods;
     rq.classSpec = p.classFromTruth && hasTruth ? std::to_string(truth.classId) : p.classSpec;
     rq.normalize = Normalize::Video;
+    rq.perturbation = p.perturbation;
     std::vector<Localizer> localizers;
     if (hasTruth)
       for (size_t mi = 0; mi < methods.size(); ++mi) localizers.emplace_back(truth, p, clip);
@@ -316,7 +324,16 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
       onFrame = [&](int64_t f, const std::vector<const float*>& heat, int W, int H) {
         for (size_t mi = 0; mi < localizers.size(); ++mi) localizers[mi].add(f, heat.at(mi), W, H);
       };
-    const ExplainResult er = explainer.analyse(rq, onWindow, onFrame);
+    // The model pass's own passes (the perturbation methods make many) count in the progress too.
+    const int64_t before = passes;
+    ProgressCallback modelProgress;
+    if (progress)
+      modelProgress = [&](const ExplainProgress& e) {
+        progress({"eval passes", before + e.passes, std::max(before + e.passes, estimatedPasses), since(t0),
+                  "clip " + std::to_string(ci + 1) + "/" + std::to_string(clips.size())});
+      };
+    const ExplainResult er = explainer.analyse(rq, onWindow, onFrame, modelProgress);
+    passes += er.modelPasses;
     ce.classId = er.classId;
     ce.frames = static_cast<int>(er.frames);
     if (ce.windows != static_cast<int>(er.windows)) throw Error(ErrorKind::Internal, clip + ": windows went missing");

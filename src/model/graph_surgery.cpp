@@ -6,6 +6,7 @@
 #include <torch/csrc/jit/passes/inliner.h>
 
 #include <algorithm>
+#include <functional>
 #include <unordered_map>
 
 #include "explain_video/error.hpp"
@@ -170,6 +171,42 @@ std::shared_ptr<jit::GraphFunction> buildCaptureFunction(const jit::Module& modu
   }
 
   jit::Value* a = target->output();
+  if (mode == CaptureMode::Head) {
+    // A new graph (self, activation) -> forward()'s output holding the nodes after the target.
+    // What they read from before the target must be re-derivable from self (submodules,
+    // parameters, constants): another tensor, such as a residual branch that skips the layer,
+    // is not available, and the head is refused.
+    auto h = std::make_shared<jit::Graph>();
+    jit::Value* hself = h->addInput("self");
+    hself->setType(self->type());
+    jit::Value* hact = h->addInput("activation");
+    hact->setType(a->type());
+    std::unordered_map<jit::Value*, jit::Value*> map{{self, hself}, {a, hact}};
+    std::function<jit::Value*(jit::Value*)> valueFor = [&](jit::Value* v) -> jit::Value* {
+      auto it = map.find(v);
+      if (it != map.end()) return it->second;
+      jit::Node* n = v->node();
+      const auto kind = n->kind();
+      const bool clonable = kind == c10::prim::Constant || kind == c10::prim::GetAttr ||
+                            kind == c10::prim::ListConstruct || kind == c10::prim::TupleConstruct ||
+                            kind == c10::prim::DictConstruct;
+      if (!clonable || isTensorType(v))
+        fail("the network after layer '" + layer + "' reads a value computed before it (" +
+             std::string(kind.toQualString()) + ", e.g. a residual connection across the layer), so it cannot be run "
+             "from the layer alone; choose a layer whose output is all the rest reads");
+      jit::Node* c = h->createClone(n, valueFor);
+      h->insertNode(c);
+      for (size_t i = 0; i < n->outputs().size(); ++i) map[n->output(i)] = c->output(i);
+      return map.at(v);
+    };
+    for (jit::Node* n = target->next(); n != g->return_node(); n = n->next()) {
+      jit::Node* c = h->createClone(n, valueFor);
+      h->insertNode(c);
+      for (size_t i = 0; i < n->outputs().size(); ++i) map[n->output(i)] = c->output(i);
+    }
+    for (jit::Value* out : g->outputs()) h->registerOutput(valueFor(out));
+    return makeFunction("head." + layer, h);
+  }
   if (mode == CaptureMode::Through) {
     // a = target(...); c = clone(a) and every later user of a reads c; return a. Autograd
     // flows from a to the parameters, and in-place ops after the target modify c, never a.

@@ -51,6 +51,7 @@ std::shared_ptr<jit::GraphFunction> makeFunction(const std::string& name, std::s
 enum class CaptureMode {
   Leaf,     // the activation is a fresh autograd leaf; nothing before it records autograd state
   Through,  // the activation stays on the autograd graph back to the parameters (training)
+  Head,     // a function (self, activation) -> forward()'s output: the network from the layer on
 };
 
 // A function (self, input) -> (output of submodule `layer`, forward()'s output). In-place ops

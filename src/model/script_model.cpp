@@ -208,6 +208,29 @@ jit::GraphFunction& ScriptModel::captureFunction(const std::string& layer) {
   return *it->second;
 }
 
+at::Tensor ScriptModel::logitsFromLayer(const std::string& layer, const at::Tensor& activation) {
+  auto it = headFns_.find(layer);
+  if (it == headFns_.end()) {
+    std::shared_ptr<jit::GraphFunction> fn;
+    try {
+      fn = buildCaptureFunction(module_, path_, layer, CaptureMode::Head);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      fail("cannot run the network from layer '" + layer + "': " + torchMessage(e));
+    }
+    it = headFns_.emplace(layer, fn).first;
+  }
+  c10::IValue out;
+  try {
+    // A copy: in-place ops after the layer (ReLU(inplace=True)) must not change the caller's tensor.
+    out = (*it->second)({module_._ivalue(), activation.to(device_).clone()});
+  } catch (const std::exception& e) {
+    fail("the network from layer '" + layer + "' failed: " + torchMessage(e));
+  }
+  return logits(out, activation.size(0));
+}
+
 std::shared_ptr<jit::GraphFunction> ScriptModel::layerForward(const std::string& layer) {
   try {
     return buildCaptureFunction(module_, path_, layer, CaptureMode::Through);

@@ -71,6 +71,10 @@ class ScriptModel {
   // (self, input) -> (activation on the parameters' autograd graph, forward()'s output).
   std::shared_ptr<jit::GraphFunction> layerForward(const std::string& layer);
   ClassifierHead classifierHead(const std::string& layer);
+  // The network from `layer` on, fed activations: N×C×T'×H'×W' → N×K logits (grad mode as the
+  // caller set it). Errors: Model (the rest of the network reads other values than the layer's
+  // output, e.g. a residual branch across it).
+  at::Tensor logitsFromLayer(const std::string& layer, const at::Tensor& activation);
 
   // One forward pass through captureFunction(layer) on an N×3×T×H×W input: the layer's
   // activation (N×C×T'×H'×W', an autograd leaf) and the logits (N×K, on its autograd graph).
@@ -105,7 +109,7 @@ class ScriptModel {
   std::string path_;
   at::Device device_ = at::kCPU;
   std::string output_;
-  std::map<std::string, std::shared_ptr<jit::GraphFunction>> captureFns_;
+  std::map<std::string, std::shared_ptr<jit::GraphFunction>> captureFns_, headFns_;
   std::shared_ptr<LayerProbe> probe_;
 };
 

@@ -56,6 +56,8 @@ std::string classNameOf(int id, const std::vector<std::string>& labels) {
 struct ModelPass {
   VideoInfo info;
   int64_t frames = 0;
+  double passes = 0;                 // captures and perturbation passes
+  std::vector<double> methodPasses;  // per method, summed over the windows
   std::vector<double> logitSum;
   std::vector<int64_t> cellShape;  // T'×H'×W' of the layer's output (the first window's)
   double modelSeconds = 0;
@@ -90,6 +92,7 @@ struct Explainer::Impl {
   std::string geometryNote;
   std::vector<std::string> labels;
   double setupSeconds = 0;
+  int64_t channels = -1;  // layerChannels(), once probed
 
   explicit Impl(const ExplainerParams& p) : params(p), model(p.model, p.threads, p.device) {}
 
@@ -119,24 +122,34 @@ struct Explainer::Impl {
     WindowStream stream(input, params.preprocess, params.windows, 2 * B);
     pass.info = stream.info();
     std::vector<Window> batch;
+    int64_t windowsDone = 0;
     const auto t0 = Clock::now();
     auto flush = [&] {
       if (batch.empty()) return;
       std::vector<const Volume*> inputs;
-      for (const Window& w : batch) inputs.push_back(&w.input);
+      std::vector<int64_t> ids;
+      for (const Window& w : batch) inputs.push_back(&w.input), ids.push_back(w.index);
       const auto tm = Clock::now();
-      std::vector<WindowMaps> maps = engine.explain(inputs, classesFor);
+      std::vector<WindowMaps> maps = engine.explain(inputs, classesFor, ids);
       pass.modelSeconds += since(tm);
       for (size_t i = 0; i < batch.size(); ++i) {
+        pass.passes += maps[i].capturePasses;
+        if (pass.methodPasses.size() < maps[i].methodPasses.size()) pass.methodPasses.resize(maps[i].methodPasses.size(), 0.0);
+        for (size_t m = 0; m < maps[i].methodPasses.size(); ++m) {
+          pass.passes += maps[i].methodPasses[m];
+          pass.methodPasses[m] += maps[i].methodPasses[m];
+        }
         checkLabels(maps[i].logits.size());
         if (pass.logitSum.empty()) pass.logitSum.assign(maps[i].logits.size(), 0.0);
         if (pass.cellShape.empty()) pass.cellShape = maps[i].cellShape;
         for (size_t k = 0; k < maps[i].logits.size(); ++k) pass.logitSum[k] += maps[i].logits[k];
         onWindow(batch[i], maps[i]);
       }
+      windowsDone += static_cast<int64_t>(batch.size());
       batch.clear();
       if (progress)
-        progress({only ? "re-explain" : "explain", stream.framesSeen(), pass.info.frameCountHint, since(t0)});
+        progress({only ? "re-explain" : "explain", stream.framesSeen(), pass.info.frameCountHint, since(t0), windowsDone,
+                  static_cast<int64_t>(pass.passes)});
     };
     Window window;
     while (stream.next(window)) {
@@ -161,13 +174,18 @@ struct Explainer::Impl {
     std::vector<std::string> warnings;
     std::vector<nlohmann::json> windowJson;
     int64_t windows = 0, reExplained = 0;
-    double modelSeconds = 0;
+    double modelSeconds = 0, passes = 0;
   };
 
   void prepare(const ExplainRequest& rq, Prepared& out, const ProgressCallback& progress, RawDirSink* raw,
                bool keepWindowJson) {
     const ClassChoice choice = parseClassChoice(rq.classSpec, labels, params.labelsFile);
-    WindowExplainer engine(model, layer, rq.methods, rq.skipUnavailable);
+    WindowExplainerOptions wo;
+    wo.batch = static_cast<int>(batchSize());
+    for (int c = 0; c < 3; ++c) wo.black[static_cast<size_t>(c)] = -params.preprocess.mean[static_cast<size_t>(c)] / params.preprocess.std[static_cast<size_t>(c)];
+    wo.centres = centres;
+    wo.perturbation = rq.perturbation;
+    WindowExplainer engine(model, layer, rq.methods, rq.skipUnavailable, wo);
     const std::vector<std::string>& methods = engine.methods();
     out.warnings = engine.skipped();
     const size_t M = methods.size();
@@ -227,10 +245,13 @@ struct Explainer::Impl {
         if (r.find(0, c) < 0) missing.insert(r.index);
     WindowStore recomputed;
     out.reExplained = static_cast<int64_t>(missing.size());
-    if (!missing.empty())
-      out.modelSeconds += modelPass(rq.input, engine, &missing, [&](const std::vector<float>&) { return out.classes; },
-                                    progress, [&](const Window& w, WindowMaps& maps) { recomputed.append(toRecord(w, maps)); })
-                              .modelSeconds;
+    out.passes = out.pass.passes;
+    if (!missing.empty()) {
+      const ModelPass again = modelPass(rq.input, engine, &missing, [&](const std::vector<float>&) { return out.classes; },
+                                        progress, [&](const Window& w, WindowMaps& maps) { recomputed.append(toRecord(w, maps)); });
+      out.modelSeconds += again.modelSeconds;
+      out.passes += again.passes;
+    }
 
     // ---- panels: one map per explanation and window ----
     out.panels = makePanels(methods, out.classes, labels);
@@ -243,6 +264,9 @@ struct Explainer::Impl {
       e.classId = out.panels[p].classId;
       e.className = out.panels[p].className;
       e.classScore = meanProb.at(static_cast<size_t>(e.classId));
+      const size_t m = p % M;
+      if (m < out.pass.methodPasses.size())
+        e.passesPerWindow = out.pass.methodPasses[m] / static_cast<double>(std::max<int64_t>(1, out.windows));
     }
     all.rewind();
     recomputed.rewind();
@@ -396,6 +420,15 @@ const std::vector<std::string>& Explainer::labels() const { return impl_->labels
 double Explainer::setupSeconds() const { return impl_->setupSeconds; }
 Model& Explainer::model() { return impl_->model; }
 
+int64_t Explainer::layerChannels() {
+  if (impl_->channels < 0) {
+    impl_->channels = 0;
+    for (const LayerInfo& l : impl_->model.listLayers(impl_->inputShape()))
+      if (l.name == impl_->layer && l.outputShape.size() == 5) impl_->channels = l.outputShape[1];
+  }
+  return impl_->channels;
+}
+
 std::vector<std::string> Explainer::usableMethods(const std::vector<std::string>& methods,
                                                   std::vector<std::string>* skipped) {
   WindowExplainer engine(impl_->model, impl_->layer, methods, /*skipUnavailable=*/true);
@@ -467,6 +500,7 @@ nlohmann::json Explainer::Impl::summary(const ExplainRequest& rq, const Prepared
   j["top5"] = top;
   j["windows"] = pr.windowJson;
   j["windows_re_explained"] = result.windowsReExplained;
+  j["model_passes"] = result.modelPasses;
   j["frame_importance"] = importance.front();
   nlohmann::json ex = nlohmann::json::array();
   for (size_t p = 0; p < P; ++p) {
@@ -479,6 +513,7 @@ nlohmann::json Explainer::Impl::summary(const ExplainRequest& rq, const Prepared
                          {"video_max", e.videoMax},
                          {"frame_importance", importance[p]}};
     if (e.method == "gradcam++") ej["clamped_alpha_cells"] = e.clampedAlphaCells;
+    if (camMethod(e.method).perturbation()) ej["model_passes_per_window"] = e.passesPerWindow;
     if (!pr.panels[p].tag.empty()) ej["tag"] = pr.panels[p].tag;
     if (!rq.heatmapsNpy.empty())
       ej["heatmaps"] = pr.panels[p].tag.empty() ? rq.heatmapsNpy : taggedPath(rq.heatmapsNpy, pr.panels[p].tag);
@@ -524,6 +559,7 @@ ExplainResult Explainer::explain(const ExplainRequest& rq, const ProgressCallbac
   result.frames = pr.pass.frames;
   result.windows = pr.windows;
   result.windowsReExplained = pr.reExplained;
+  result.modelPasses = static_cast<int64_t>(pr.passes + 0.5);
   result.secondsSetup = d.setupSeconds;
 
   // ---- statistics, then the render pass ----
@@ -573,12 +609,13 @@ ExplainResult Explainer::explain(const ExplainRequest& rq, const ProgressCallbac
   return result;
 }
 
-ExplainResult Explainer::analyse(const ExplainRequest& rq, const WindowVisitor& onWindow, const FrameVisitor& onFrame) {
+ExplainResult Explainer::analyse(const ExplainRequest& rq, const WindowVisitor& onWindow, const FrameVisitor& onFrame,
+                                 const ProgressCallback& progress) {
   const auto tStart = Clock::now();
   checkRequest(rq);
   Impl& d = *impl_;
   Impl::Prepared pr;
-  d.prepare(rq, pr, {}, nullptr, false);
+  d.prepare(rq, pr, progress, nullptr, false);
   if (pr.classes.size() != 1) throw Error(ErrorKind::Usage, "analyse explains one class per video");
   ExplainResult result = resultOf(*this, pr.explanations, pr.warnings);
   result.cellCentres = d.centres;
@@ -586,6 +623,7 @@ ExplainResult Explainer::analyse(const ExplainRequest& rq, const WindowVisitor& 
   result.frames = pr.pass.frames;
   result.windows = pr.windows;
   result.windowsReExplained = pr.reExplained;
+  result.modelPasses = static_cast<int64_t>(pr.passes + 0.5);
   const size_t P = pr.panels.size();
 
   // The windows again, exactly as the model saw them, beside their maps.

@@ -14,14 +14,18 @@ FrameHeatSource::FrameHeatSource(WindowStore& store, size_t panels, const Window
     : store_(store), panels_(panels), clipLen_(win.clipLen), pre_(pre), norm_(norm), centres_(centres) {
   store_.rewind();
   more_ = store_.next(pending_);
-  // Accumulated per frame on the layer's own H'×W' cells (upsampling is linear, so the mean of
+  // Accumulated per frame on each panel's own H'×W' cells (upsampling is linear, so the mean of
   // the upsampled windows is the upsampled mean): one spatial upsampling per frame, not per
-  // window and time step.
-  if (more_ && !pending_.maps.empty() && pending_.maps[0].shape.size() == 3) {
-    cellsH_ = pending_.maps[0].shape[1];
-    cellsW_ = pending_.maps[0].shape[2];
-  }
-  acc_.assign(panels, HeatmapAccumulator(static_cast<int>(cellsH_), static_cast<int>(cellsW_)));
+  // window and time step. A map at input resolution (rise) has the crop's size.
+  cellsH_.assign(panels, 1);
+  cellsW_.assign(panels, 1);
+  for (size_t p = 0; more_ && p < panels && p < pending_.maps.size(); ++p)
+    if (pending_.maps[p].shape.size() == 3) {
+      cellsH_[p] = pending_.maps[p].shape[1];
+      cellsW_[p] = pending_.maps[p].shape[2];
+    }
+  for (size_t p = 0; p < panels; ++p)
+    acc_.emplace_back(static_cast<int>(cellsH_[p]), static_cast<int>(cellsW_[p]));
 }
 
 bool FrameHeatSource::next(int64_t& frame, std::vector<std::vector<float>>& heat, std::vector<double>& prob) {
@@ -46,7 +50,7 @@ bool FrameHeatSource::next(int64_t& frame, std::vector<std::vector<float>>& heat
   const CellCentres spatial{{}, centres_.h, centres_.w};
   at::parallel_for(0, static_cast<int64_t>(panels_), 1, [&](int64_t b, int64_t e) {
     for (int64_t p = b; p < e; ++p) {
-      Volume cells({1, cellsH_, cellsW_});
+      Volume cells({1, cellsH_[static_cast<size_t>(p)], cellsW_[static_cast<size_t>(p)]});
       cells.data = std::move(crop[static_cast<size_t>(p)]);
       const Volume up = upsampleTrilinear(cells, 1, pre_.cropHeight, pre_.cropWidth, spatial);
       heat[static_cast<size_t>(p)] = uncropToSource(up.ptr(), geometry_);
@@ -70,10 +74,10 @@ void FrameHeatSource::addPending() {
         const float m = *std::max_element(cam.data.begin(), cam.data.end());
         for (float& v : cam.data) v = m > 0 ? v / m : 0.f;
       }
-      if (cam.shape.size() != 3 || cam.shape[1] != cellsH_ || cam.shape[2] != cellsW_)
+      if (cam.shape.size() != 3 || cam.shape[1] != cellsH_[p] || cam.shape[2] != cellsW_[p])
         throw Error(ErrorKind::Internal, "window maps of different sizes");
       // Along time only: the window's T' steps onto its clipLen frames.
-      acc_[p].add(pending_.frames, upsampleTrilinear(cam, clipLen_, cellsH_, cellsW_, CellCentres{centres_.t, {}, {}}));
+      acc_[p].add(pending_.frames, upsampleTrilinear(cam, clipLen_, cellsH_[p], cellsW_[p], CellCentres{centres_.t, {}, {}}));
     }
   });
   geometry_ = pending_.geometry;

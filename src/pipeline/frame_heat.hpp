@@ -31,7 +31,7 @@ class FrameHeatSource {
   PreprocessParams pre_;
   Normalize norm_;
   CellCentres centres_;
-  int64_t cellsH_ = 1, cellsW_ = 1;  // the layer's H'×W'
+  std::vector<int64_t> cellsH_, cellsW_;  // per panel: its maps' H'×W'
   std::vector<HeatmapAccumulator> acc_;
   CropGeometry geometry_;
   WindowRecord pending_;

@@ -17,17 +17,18 @@ struct WindowExplainer::Impl {
   bool gradient = false;
   modelimpl::ClassifierHead head;  // for methods that need the classifier's weights
   std::vector<std::string> skipped;
+  WindowExplainerOptions options;
 };
 
 WindowExplainer::WindowExplainer(Model& model, const std::string& layer, const std::vector<std::string>& methods,
-                                 bool skipUnavailable)
+                                 bool skipUnavailable, WindowExplainerOptions options)
     : impl_(std::make_unique<Impl>()) {
   impl_->sm = &modelimpl::scriptModelOf(model);
   impl_->layer = layer;
+  impl_->options = std::move(options);
+  if (impl_->options.batch < 1) impl_->options.batch = 1;
   for (const std::string& name : methods) {
     const camimpl::Method& m = camimpl::findMethod(name);
-    if (m.info().has(kNeedModelScores))
-      throw Error(ErrorKind::Usage, "method " + m.info().name + " needs perturbation passes, which are not built yet");
     if (m.info().has(kNeedClassifierWeights) && !impl_->head.weight.defined()) {
       impl_->head = impl_->sm->classifierHead(layer);
       if (!impl_->head.weight.defined()) {
@@ -57,7 +58,7 @@ WindowMaps WindowExplainer::explain(const Volume& input, const ClassChooser& cla
 }
 
 std::vector<WindowMaps> WindowExplainer::explain(const std::vector<const Volume*>& inputs,
-                                                 const ClassChooser& classesFor) {
+                                                 const ClassChooser& classesFor, const std::vector<int64_t>& windowIds) {
   Impl& d = *impl_;
   const int64_t N = static_cast<int64_t>(inputs.size());
   std::vector<WindowMaps> out(inputs.size());
@@ -129,15 +130,65 @@ std::vector<WindowMaps> WindowExplainer::explain(const std::vector<const Volume*
   for (auto& w : out) {
     w.maps.reserve(d.methods.size() * static_cast<size_t>(K));
     w.notes.reserve(d.methods.size() * static_cast<size_t>(K));
+    w.capturePasses = 1 + (d.gradient ? static_cast<double>(K) : 0.0);
+    w.methodPasses.assign(d.methods.size(), 0.0);
   }
-  for (const camimpl::Method* m : d.methods) {
+  // The perturbation methods' model passes, in batches of options.batch inputs; `passes` counts them.
+  int64_t passes = 0;
+  const int B = d.options.batch;
+  auto chunked = [&](const at::Tensor& x, const std::function<at::Tensor(const at::Tensor&)>& f) {
+    std::vector<at::Tensor> parts;
+    for (int64_t i = 0; i < x.size(0); i += B) parts.push_back(f(x.slice(0, i, std::min<int64_t>(x.size(0), i + B))));
+    passes += x.size(0);
+    return at::cat(parts);
+  };
+  camimpl::MethodInputs& pert = batch;
+  pert.input = x.to(d.sm->device()).unsqueeze(1).expand({N, K, shape[1], shape[2], shape[3], shape[4]})
+                   .reshape({N * K, shape[1], shape[2], shape[3], shape[4]});
+  for (const auto& cs : chosen) pert.classes.insert(pert.classes.end(), cs.begin(), cs.end());
+  for (int64_t i = 0; i < N; ++i)
+    for (int64_t k = 0; k < K; ++k)
+      pert.windows.push_back(windowIds.empty() ? i : windowIds[static_cast<size_t>(i)]);
+  pert.logitsOf = [&](const at::Tensor& in) {
+    return chunked(in, [&](const at::Tensor& c) {
+      c10::InferenceMode guard;
+      return d.sm->forwardLogits(c).detach();
+    });
+  };
+  pert.gradientsAt = [&](const at::Tensor& in, const std::vector<std::vector<int>>& classes) {
+    std::vector<at::Tensor> parts;
+    for (int64_t i = 0; i < in.size(0); i += B) {
+      const int64_t e = std::min<int64_t>(in.size(0), i + B);
+      auto c = d.sm->capture(d.layer, in.slice(0, i, e));
+      const std::vector<std::vector<int>> cls(classes.begin() + i, classes.begin() + e);
+      parts.push_back(d.sm->batchGradients(c, d.layer, cls));
+      passes += (e - i) * (1 + static_cast<int64_t>(cls.front().size()));
+    }
+    return at::cat(parts);
+  };
+  pert.logitsFromLayer = [&](const at::Tensor& acts) {
+    return chunked(acts, [&](const at::Tensor& c) {
+      c10::InferenceMode guard;
+      return d.sm->logitsFromLayer(d.layer, c).detach();
+    });
+  };
+  pert.black = d.options.black;
+  pert.centres = d.options.centres;
+  pert.params = d.options.perturbation;
+  pert.batch = B;
+
+  for (size_t mi = 0; mi < d.methods.size(); ++mi) {
+    const camimpl::Method* m = d.methods[mi];
     at::Tensor maps;  // (N·K)×T×H×W
     camimpl::MethodNotes notes;
+    const int64_t before = passes;
     if (m->info().classIndependent()) {
       // One map per window serves every class (eigencam).
       camimpl::MethodInputs one;
       one.activation = a;
-      maps = m->maps(one, &notes).unsqueeze(1).expand({N, K, cells[0], cells[1], cells[2]}).reshape({N * K, cells[0], cells[1], cells[2]});
+      const at::Tensor one1 = m->maps(one, &notes);  // N×T×H×W
+      maps = one1.unsqueeze(1).expand({N, K, one1.size(1), one1.size(2), one1.size(3)})
+                 .reshape({N * K, one1.size(1), one1.size(2), one1.size(3)});
       std::vector<int64_t> per(static_cast<size_t>(N * K), 0);
       for (int64_t i = 0; i < N * K; ++i)
         if (i / K < static_cast<int64_t>(notes.clampedAlphaCells.size())) per[static_cast<size_t>(i)] = notes.clampedAlphaCells[static_cast<size_t>(i / K)];
@@ -145,6 +196,7 @@ std::vector<WindowMaps> WindowExplainer::explain(const std::vector<const Volume*
     } else {
       maps = m->maps(batch, &notes);
     }
+    for (auto& w : out) w.methodPasses[mi] = static_cast<double>(passes - before) / static_cast<double>(N);
     maps = maps.to(at::kFloat).cpu().contiguous();
     for (int64_t i = 0; i < N * K; ++i) {
       WindowMaps& w = out[static_cast<size_t>(i / K)];
