@@ -74,6 +74,80 @@ TEST(Perturbation, ScoreCamByHand) {
   EXPECT_GT(w0, 0);
 }
 
+// RISE's estimator, checked against the masks it drew: a stand-in scorer records every masked
+// input (the mask is recovered as L = (masked − black) / (input − black)) and scores it with a
+// known function; the map must be Σ_i (S_i − S̄)·M_i / (M·p), relu'd, for each class.
+TEST(Perturbation, RiseIsTheCentredScoreWeightedMeanOfItsMasks) {
+  const int64_t T = 4, H = 6, W = 5;
+  MethodInputs in;
+  in.activation = at::zeros({2, 1, 1, 1, 1}, at::kDouble);
+  in.input = (at::rand({1, 3, T, H, W}) + 1).expand({2, 3, T, H, W});  // two items: one window, classes 0 and 1
+  in.black = {-1.0, -0.5, -2.0};
+  std::vector<at::Tensor> seen;  // the masks, as the scorer saw them
+  const at::Tensor x0 = in.input[0].to(at::kDouble);
+  const at::Tensor z = at::tensor({-1.0, -0.5, -2.0}, at::kDouble).view({3, 1, 1, 1});
+  in.logitsOf = [&](const at::Tensor& x) {
+    std::vector<at::Tensor> logits;
+    for (int64_t i = 0; i < x.size(0); ++i) {
+      const at::Tensor L = ((x[i].to(at::kDouble) - z) / (x0 - z))[0];  // T×H×W, the same in every channel
+      seen.push_back(L);
+      // class 0 likes the top-left voxel of frame 1, class 1 the whole of frame 3
+      const double s0 = L[1][0][0].item<double>(), s1 = L[3].mean().item<double>();
+      logits.push_back(at::tensor({s0, s1, 0.0}, at::kDouble));
+    }
+    return at::stack(logits);
+  };
+  in.classes = {0, 1};
+  in.windows = {7, 7};
+  in.batch = 3;
+  in.params.riseMasks = 40;
+  in.params.riseGrid[0] = 2, in.params.riseGrid[1] = 3, in.params.riseGrid[2] = 2;
+  const at::Tensor got = ev::camimpl::findMethod("rise").maps(in, nullptr);
+  ASSERT_EQ(got.sizes(), (std::vector<int64_t>{2, T, H, W}));
+  ASSERT_EQ(seen.size(), 40u);  // one forward pass per mask serves both classes
+  const at::Tensor masks = at::stack(seen);  // M×T×H×W
+  EXPECT_GE(masks.min().item<double>(), -1e-6);
+  EXPECT_LE(masks.max().item<double>(), 1 + 1e-6);
+  std::vector<at::Tensor> S(2);
+  for (int c = 0; c < 2; ++c) {
+    std::vector<double> sc;
+    for (const auto& L : seen) {
+      const at::Tensor p = at::softmax(at::tensor({L[1][0][0].item<double>(), L[3].mean().item<double>(), 0.0}), 0);
+      sc.push_back(p[c].item<double>());
+    }
+    const at::Tensor s = at::tensor(sc, at::kDouble);
+    const at::Tensor want = at::relu(((s - s.mean()).view({-1, 1, 1, 1}) * masks).sum(0) / (40 * 0.5));
+    EXPECT_LT((got[c] - want).abs().max().item<double>(), 1e-5 * (1 + want.abs().max().item<double>())) << "class " << c;
+  }
+  // Masks are not all alike: a cell is kept or dropped at random.
+  EXPECT_GT(masks.mean({1, 2, 3}).std().item<double>(), 0.05);
+}
+
+// With many masks the map finds what the scorer depends on: a scorer that reads one voxel
+// puts RISE's peak on (or next to) that voxel, and a different seed gives different masks.
+TEST(Perturbation, RiseFindsTheVoxelTheScorerReads) {
+  MethodInputs in;
+  const int64_t T = 8, H = 14, W = 14;
+  in.activation = at::zeros({1, 1, 1, 1, 1}, at::kDouble);
+  in.input = at::ones({1, 3, T, H, W});
+  in.logitsOf = [](const at::Tensor& x) {
+    const at::Tensor v = x.to(at::kDouble).select(1, 0).select(1, 5).select(1, 10).select(1, 3);  // frame 5, row 10, col 3
+    return at::stack({4 * v, at::zeros_like(v)}, 1);
+  };
+  in.classes = {0};
+  in.windows = {0};
+  in.batch = 16;
+  in.params.riseMasks = 400;
+  const at::Tensor got = ev::camimpl::findMethod("rise").maps(in, nullptr)[0];
+  const int64_t arg = got.argmax().item<int64_t>();
+  const int64_t t = arg / (H * W), y = (arg / W) % H, xx = arg % W;
+  EXPECT_LE(std::abs(t - 5), 1) << t;
+  EXPECT_LE(std::abs(y - 10), 2) << y;
+  EXPECT_LE(std::abs(xx - 3), 2) << xx;
+  in.params.seed = 1;
+  EXPECT_FALSE(at::equal(ev::camimpl::findMethod("rise").maps(in, nullptr)[0], got));
+}
+
 // With σ = 0 every noisy copy is the input itself: Smooth Grad-CAM++ is Grad-CAM++ of the
 // gradient at the input.
 TEST(Perturbation, SmoothGradCamPlusPlusWithoutNoiseIsGradCamPlusPlus) {

@@ -103,7 +103,8 @@ TEST_P(EveryMethod, DescribesItself) {
   EXPECT_FALSE(i.summary.empty());
   EXPECT_FALSE(i.reference.empty());
   EXPECT_FALSE(i.cost.empty());
-  EXPECT_TRUE(i.has(ev::kNeedActivation));
+  // A method reads the layer, or makes a map on the input's own voxels (rise), not both.
+  EXPECT_NE(i.has(ev::kNeedActivation), i.inputResolution);
 }
 
 TEST_P(EveryMethod, MapsHaveTheLayersShapeAndAreFiniteAndNonNegative) {
@@ -112,7 +113,10 @@ TEST_P(EveryMethod, MapsHaveTheLayersShapeAndAreFiniteAndNonNegative) {
     const Inputs in = randomInputs(4, seed);
     const MethodInputs mi = of(m.info(), in);
     const at::Tensor maps = m.maps(mi, nullptr);
-    ASSERT_EQ(maps.sizes(), (std::vector<int64_t>{4, 2, 3, 4}));
+    if (m.info().inputResolution)  // the window's T×H×W
+      ASSERT_EQ(maps.sizes(), (std::vector<int64_t>{4, mi.input.size(2), mi.input.size(3), mi.input.size(4)}));
+    else
+      ASSERT_EQ(maps.sizes(), (std::vector<int64_t>{4, 2, 3, 4}));
     EXPECT_TRUE(at::isfinite(maps).all().item<bool>());
     EXPECT_GE(maps.min().item<double>(), 0.0);
   }

@@ -32,6 +32,9 @@ struct PerturbationParams {
   double smoothSigma = 0.15;  // --smooth-sigma: noise std as a share of the input's max − min
   int scoreChannels = 0;      // --score-channels K: scorecam and ablationcam use only the K channels
                               // with the largest mean activation (0: every channel)
+  int riseMasks = 1000;       // --rise-masks M: random masks per window for rise
+  int riseGrid[3] = {4, 7, 7};  // --rise-grid TxHxW: the masks' coarse cells along t, h, w
+  double riseKeep = 0.5;      // the chance that a coarse cell is kept (Petsiuk et al.'s p)
 };
 
 struct CamMethodInfo {
@@ -41,6 +44,7 @@ struct CamMethodInfo {
   unsigned needs = 0;     // CamNeed bits
   std::string cost;       // model passes per window and class, e.g. "1 backward per class"
   bool differentiable = false;  // usable in the training explanation losses (exp, box)
+  bool inputResolution = false; // the map is on the input's own T×H×W voxels, not on the layer's cells (rise)
   bool has(CamNeed n) const { return (needs & n) != 0; }
   bool classIndependent() const {
     return !(needs & (kNeedGradient | kNeedClassifierWeights | kNeedModelScores | kNeedPerturbedGradients | kNeedLayerScores));

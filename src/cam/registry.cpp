@@ -21,7 +21,8 @@ namespace camimpl {
   X(classActivationMap)   \
   X(scoreCam)             \
   X(ablationCam)          \
-  X(smoothGradCamPlusPlus)
+  X(smoothGradCamPlusPlus) \
+  X(rise)
 
 #define EV_DECLARE(f) const Method& f();
 EV_CAM_METHODS(EV_DECLARE)
@@ -122,6 +123,7 @@ int64_t methodPassesPerWindow(const CamMethodInfo& m, int64_t channels, int64_t 
   const int64_t k = p.scoreChannels > 0 ? std::min<int64_t>(p.scoreChannels, channels) : channels;
   if (m.name == "scorecam" || m.name == "ablationcam") return k + 1;
   if (m.name == "smoothgradcam++") return static_cast<int64_t>(p.smoothSamples) * (1 + classes);
+  if (m.name == "rise") return p.riseMasks;
   return 0;
 }
 

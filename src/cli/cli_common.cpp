@@ -83,19 +83,30 @@ void ExplainArgs::addExplanation(boost::program_options::options_description& op
 void addPerturbationOptions(boost::program_options::options_description& opts, ev::PerturbationParams& q) {
   namespace po = boost::program_options;
   opts.add_options()
-      ("seed", po::value(&q.seed)->default_value(q.seed), "smoothgradcam++: the seed of its noise (same seed, same maps)")
+      ("seed", po::value(&q.seed)->default_value(q.seed), "smoothgradcam++, rise: the seed of their noise and masks (same seed, same maps)")
       ("smooth-samples", po::value(&q.smoothSamples)->default_value(q.smoothSamples), "smoothgradcam++: noisy copies per window")
-      ("smooth-sigma", po::value(&q.smoothSigma)->default_value(q.smoothSigma),
+      ("smooth-sigma", po::value(&q.smoothSigma)->default_value(q.smoothSigma, "0.15"),
        "smoothgradcam++: noise std as a share of the input's max - min")
       ("score-channels", po::value(&q.scoreChannels)->default_value(q.scoreChannels),
        "scorecam, ablationcam: use only the K channels of largest mean activation (0: all; an approximation that "
-       "trades fidelity for speed)");
+       "trades fidelity for speed)")
+      ("rise-masks", po::value(&q.riseMasks)->default_value(q.riseMasks), "rise: random masks per window (one forward pass each)")
+      ("rise-grid", po::value<std::string>()->default_value("4x7x7")->notifier([&q](const std::string& g) {
+         int t = 0, h = 0, w = 0;
+         char x1 = 0, x2 = 0, extra = 0;
+         if (std::sscanf(g.c_str(), "%d%c%d%c%d%c", &t, &x1, &h, &x2, &w, &extra) != 5 || x1 != 'x' || x2 != 'x' || t < 1 ||
+             h < 1 || w < 1 || t > 1000 || h > 1000 || w > 1000)
+           throw ev::Error(ev::ErrorKind::Usage, "--rise-grid must be TxHxW with each 1..1000 (e.g. 4x7x7), not '" + g + "'");
+         q.riseGrid[0] = t, q.riseGrid[1] = h, q.riseGrid[2] = w;
+       }),
+       "rise: the masks' coarse cells along time, height and width (each cell kept with probability 0.5)");
 }
 
 void checkPerturbationParams(const ev::PerturbationParams& q) {
   if (q.smoothSamples < 1 || q.smoothSamples > 100000) throw ev::Error(ev::ErrorKind::Usage, "--smooth-samples must be 1..100000");
   if (!(q.smoothSigma >= 0 && q.smoothSigma <= 10)) throw ev::Error(ev::ErrorKind::Usage, "--smooth-sigma must be 0..10");
   if (q.scoreChannels < 0) throw ev::Error(ev::ErrorKind::Usage, "--score-channels must be >= 0");
+  if (q.riseMasks < 1 || q.riseMasks > 1000000) throw ev::Error(ev::ErrorKind::Usage, "--rise-masks must be 1..1000000");
 }
 
 void ExplainArgs::addPreprocessing(boost::program_options::options_description& opts, const char* strideHelp) {
