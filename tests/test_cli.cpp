@@ -197,6 +197,13 @@ TEST(Cli, BadInputs) {
     expectFailure(clip + m + " --method nosuchcam" + out, 2, phrases);
     expectFailure(clip + m + " --method gradcam,gradcam" + out, 2, {"--method lists gradcam twice"});
   }
+  // The perturbation methods' sizes are checked before any work.
+  expectFailure(clip + m + " --method smoothgradcam++ --smooth-samples 0" + out, 2, {"--smooth-samples must be 1..100000"});
+  expectFailure(clip + m + " --method smoothgradcam++ --smooth-sigma -1" + out, 2, {"--smooth-sigma must be 0..10"});
+  expectFailure(clip + m + " --method scorecam --score-channels -2" + out, 2, {"--score-channels must be >= 0"});
+  expectFailure(clip + m + " --method rise --rise-masks 0" + out, 2, {"--rise-masks must be 1..1000000"});
+  expectFailure(clip + m + " --method rise --rise-grid 4x7" + out, 2, {"--rise-grid must be TxHxW", "'4x7'"});
+  expectFailure(clip + m + " --method rise --rise-grid 0x7x7" + out, 2, {"--rise-grid must be TxHxW", "'0x7x7'"});
   expectFailure(clip + " --model " + quote(std::string(EV_SOURCE_DIR) + "/models/c3d_small_synth.pt") +
                     " --method cam" + out, 4, {"c3d_small_synth.pt", "cam needs layer 'pool5'", "flatten, linear"});
   expectFailure(clip + m + " --class 0,0" + out, 2, {"--class lists class 0 twice"});

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -510,6 +511,15 @@ TEST(EvalCli, PerturbationMethodsAndTheirPassesCounted) {
   evtest::CliRun r = runCli("eval " + d + "/clips --model " + model + flags + d + "/pert.json --methods gradcam++,scorecam,ablationcam,smoothgradcam++", d);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("eval passes"), std::string::npos) << r.err;
+  {
+    // The count never goes back (the model pass's and the scoring's passes interleave).
+    long long last = -1;
+    for (size_t at = r.err.find("eval passes"); at != std::string::npos; at = r.err.find("eval passes", at + 1)) {
+      const long long n = std::atoll(r.err.c_str() + at + std::string("eval passes").size());
+      EXPECT_GE(n, last) << r.err;
+      last = n;
+    }
+  }
   const evtest::CliRun base = runCli("eval " + d + "/clips --model " + model + flags + d + "/base.json --methods gradcam++ -q", d);
   ASSERT_EQ(base.code, 0) << base.err;
   std::ifstream fp(d + "/pert.json"), fb(d + "/base.json");

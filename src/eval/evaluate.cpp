@@ -255,6 +255,7 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
     }
   }
 
+  int64_t clipModelPasses = 0;  // the current clip's model passes so far (explainer progress)
   for (size_t ci = 0; ci < clips.size(); ++ci) {
     const std::string& clip = clips[ci];
     const auto tc = Clock::now();
@@ -316,7 +317,7 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
       }
       ++ce.windows;
       if (progress)
-        progress({"eval passes", passes, std::max(passes, estimatedPasses), since(t0),
+        progress({"eval passes", passes + clipModelPasses, std::max(passes + clipModelPasses, estimatedPasses), since(t0),
                   "clip " + std::to_string(ci + 1) + "/" + std::to_string(clips.size())});
     };
     FrameVisitor onFrame;
@@ -324,16 +325,17 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
       onFrame = [&](int64_t f, const std::vector<const float*>& heat, int W, int H) {
         for (size_t mi = 0; mi < localizers.size(); ++mi) localizers[mi].add(f, heat.at(mi), W, H);
       };
-    // The model pass's own passes (the perturbation methods make many) count in the progress too.
-    const int64_t before = passes;
-    ProgressCallback modelProgress;
-    if (progress)
-      modelProgress = [&](const ExplainProgress& e) {
-        progress({"eval passes", before + e.passes, std::max(before + e.passes, estimatedPasses), since(t0),
+    // The model pass's own passes (the perturbation methods make many) count in the progress too;
+    // they interleave with the windows' scoring passes, so both reports add both counts.
+    ProgressCallback modelProgress = [&](const ExplainProgress& e) {
+      clipModelPasses = e.passes;
+      if (progress)
+        progress({"eval passes", passes + clipModelPasses, std::max(passes + clipModelPasses, estimatedPasses), since(t0),
                   "clip " + std::to_string(ci + 1) + "/" + std::to_string(clips.size())});
-      };
+    };
     const ExplainResult er = explainer.analyse(rq, onWindow, onFrame, modelProgress);
     passes += er.modelPasses;
+    clipModelPasses = 0;
     ce.classId = er.classId;
     ce.frames = static_cast<int>(er.frames);
     if (ce.windows != static_cast<int>(er.windows)) throw Error(ErrorKind::Internal, clip + ": windows went missing");
