@@ -533,6 +533,10 @@ TEST(EvalCli, PerturbationMethodsAndTheirPassesCounted) {
   ep.model = model;
   ev::Explainer explainer(ep);
   const int64_t channels = explainer.layerChannels();
+  // The red detector's 2 classes are both candidates unless --class fixes them.
+  EXPECT_EQ(explainer.candidatesPerWindow(""), 2);
+  EXPECT_EQ(explainer.candidatesPerWindow("1"), 1);
+  EXPECT_EQ(explainer.candidatesPerWindow("1,0"), 2);
   ev::PerturbationParams pp;
   pp.smoothSamples = 3;
   const int64_t windows = jp.at("n_windows").get<int64_t>();

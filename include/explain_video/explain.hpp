@@ -132,6 +132,10 @@ class Explainer {
   const std::string& geometryNote() const;
   const std::vector<std::string>& labels() const;
   int64_t layerChannels();  // C of the layer's output (from a probe pass, run once)
+  // How many classes a window's maps are computed for under --class `classSpec`: the given
+  // ones, else every class of a head of up to 10, else the window's top max(5, K) (the class is
+  // chosen only when the video's mean logits are known). A probe forward pass, run once.
+  int64_t candidatesPerWindow(const std::string& classSpec);
   double setupSeconds() const;
   Model& model();
   // The methods of `methods` this model and layer can run; the others (cam without a global

@@ -241,9 +241,14 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
     bool anyPerturbation = false;
     for (const std::string& m : methods) anyPerturbation = anyPerturbation || camMethod(m).perturbation();
     const int64_t channels = anyPerturbation ? explainer.layerChannels() : 0;
-    int64_t methodPasses = 1;  // the capture
+    // Maps are made for every candidate class of a window (the class is chosen per clip at its
+    // end): one backward pass each in the capture, and smoothgradcam++'s per class.
+    const int64_t candidates = explainer.candidatesPerWindow(p.classFromTruth ? "0" : p.classSpec);
+    bool anyGradient = false;
+    for (const std::string& m : methods) anyGradient = anyGradient || camMethod(m).has(kNeedGradient);
+    int64_t methodPasses = 1 + (anyGradient ? candidates : 0);  // the capture
     for (const std::string& m : methods)
-      methodPasses += methodPassesPerWindow(camMethod(m), channels, 1, p.perturbation);
+      methodPasses += methodPassesPerWindow(camMethod(m), channels, candidates, p.perturbation);
     for (const std::string& clip : clips) {
       int64_t frames = 0;
       try {

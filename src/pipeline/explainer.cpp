@@ -93,6 +93,7 @@ struct Explainer::Impl {
   std::vector<std::string> labels;
   double setupSeconds = 0;
   int64_t channels = -1;  // layerChannels(), once probed
+  int64_t classes = -1;   // the model's outputs, once probed (candidatesPerWindow)
 
   explicit Impl(const ExplainerParams& p) : params(p), model(p.model, p.threads, p.device) {}
 
@@ -427,6 +428,16 @@ int64_t Explainer::layerChannels() {
       if (l.name == impl_->layer && l.outputShape.size() == 5) impl_->channels = l.outputShape[1];
   }
   return impl_->channels;
+}
+
+int64_t Explainer::candidatesPerWindow(const std::string& classSpec) {
+  const ClassChoice choice = parseClassChoice(classSpec, impl_->labels, impl_->params.labelsFile);
+  if (choice.isFixed()) return static_cast<int64_t>(choice.fixed.size());
+  if (impl_->classes < 0) {
+    const Volume zeros(impl_->inputShape());
+    impl_->classes = static_cast<int64_t>(impl_->model.predict(zeros).size());
+  }
+  return static_cast<int64_t>(choice.candidates(std::vector<float>(static_cast<size_t>(impl_->classes), 0.f)).size());
 }
 
 std::vector<std::string> Explainer::usableMethods(const std::vector<std::string>& methods,

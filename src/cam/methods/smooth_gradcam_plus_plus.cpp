@@ -24,7 +24,7 @@ class SmoothGradCamPlusPlus : public Method {
                                  "Grad-CAM++ with g averaged over n noisy copies of the input (noise sigma*(max-min))",
                                  "Omeiza et al., arXiv 1908.01224, 2019",
                                  kNeedActivation | kNeedPerturbedGradients,
-                                 "n forward + n backward passes per class per window (--smooth-samples n, default 8)",
+                                 "n forward + n backward passes per candidate class per window (--smooth-samples n, default 8)",
                                  false};
     return i;
   }
