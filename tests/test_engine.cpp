@@ -293,3 +293,25 @@ TEST(Engine, CamIsGradCamTimesCellCountOnAPooledLinearModel) {
     EXPECT_GT(peak, 0.0) << "window " << w;  // not trivially equal
   }
 }
+
+// The progress moves inside a batch whose methods make many passes: with every window in one
+// batch, rise's passes are reported chunk by chunk before the batch completes, and the count
+// (done + in flight) never goes back.
+TEST(Engine, ProgressCountsPassesInsideABatch) {
+  ev::ExplainParams p = params("tick");
+  p.methods = {"rise"};
+  p.perturbation.riseMasks = 40;
+  p.batchSize = 64;
+  std::vector<ev::ExplainProgress> seen;
+  const ev::ExplainResult r = ev::explainVideo(p, [&](const ev::ExplainProgress& e) { seen.push_back(e); });
+  int64_t inFlightReports = 0, last = -1;
+  for (const auto& e : seen) {
+    if (e.stage != "explain") continue;
+    if (e.passesInBatch > 0 && e.windowsDone == 0) ++inFlightReports;
+    EXPECT_GE(e.passes + e.passesInBatch, last);
+    last = e.passes + e.passesInBatch;
+  }
+  // 40 masks per window in chunks of 64: at least one report per window before the batch ends.
+  EXPECT_GE(inFlightReports, r.windows);
+  EXPECT_EQ(last, r.modelPasses);
+}

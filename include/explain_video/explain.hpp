@@ -71,6 +71,8 @@ struct ExplainProgress {
   double seconds = 0;       // since the stage started
   int64_t windowsDone = 0;  // model pass: windows explained so far
   int64_t passes = 0;       // model pass: model passes so far (captures and perturbation methods)
+                            // of the windows done
+  int64_t passesInBatch = 0;  // model pass: passes made so far for the batch of windows in flight
 };
 using ProgressCallback = std::function<void(const ExplainProgress&)>;
 

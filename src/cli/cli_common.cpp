@@ -225,6 +225,7 @@ void ProgressPrinter::operator()(const ev::ExplainProgress& p) {
     std::snprintf(buf, sizeof buf, "%.1f model passes/window", static_cast<double>(p.passes) / p.windowsDone);
     note = buf;
   }
+  if (p.passesInBatch > 0) note += (note.empty() ? "" : ", ") + std::to_string(p.passesInBatch) + " passes in this batch";
   update(p.stage + " frames", p.framesDone, p.framesTotal, p.seconds, note);
 }
 

@@ -333,7 +333,7 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
     // The model pass's own passes (the perturbation methods make many) count in the progress too;
     // they interleave with the windows' scoring passes, so both reports add both counts.
     ProgressCallback modelProgress = [&](const ExplainProgress& e) {
-      clipModelPasses = e.passes;
+      clipModelPasses = e.passes + e.passesInBatch;
       if (progress)
         progress({"eval passes", passes + clipModelPasses, std::max(passes + clipModelPasses, estimatedPasses), since(t0),
                   "clip " + std::to_string(ci + 1) + "/" + std::to_string(clips.size())});

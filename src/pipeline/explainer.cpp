@@ -152,6 +152,15 @@ struct Explainer::Impl {
         progress({only ? "re-explain" : "explain", stream.framesSeen(), pass.info.frameCountHint, since(t0), windowsDone,
                   static_cast<int64_t>(pass.passes)});
     };
+    if (progress)
+      engine.onPasses([&](int64_t inBatch) {
+        progress({only ? "re-explain" : "explain", stream.framesSeen(), pass.info.frameCountHint, since(t0), windowsDone,
+                  static_cast<int64_t>(pass.passes), inBatch});
+      });
+    struct Untick {
+      WindowExplainer& e;
+      ~Untick() { e.onPasses({}); }
+    } untick{engine};
     Window window;
     while (stream.next(window)) {
       if (only && !only->count(window.index)) continue;

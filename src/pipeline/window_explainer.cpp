@@ -18,7 +18,10 @@ struct WindowExplainer::Impl {
   modelimpl::ClassifierHead head;  // for methods that need the classifier's weights
   std::vector<std::string> skipped;
   WindowExplainerOptions options;
+  std::function<void(int64_t)> tick;
 };
+
+void WindowExplainer::onPasses(std::function<void(int64_t)> tick) { impl_->tick = std::move(tick); }
 
 WindowExplainer::WindowExplainer(Model& model, const std::string& layer, const std::vector<std::string>& methods,
                                  bool skipUnavailable, WindowExplainerOptions options)
@@ -136,10 +139,19 @@ std::vector<WindowMaps> WindowExplainer::explain(const std::vector<const Volume*
   // The perturbation methods' model passes, in batches of options.batch inputs; `passes` counts them.
   int64_t passes = 0;
   const int B = d.options.batch;
+  const int64_t capturePasses = N * (1 + (d.gradient ? K : 0));
+  auto tick = [&] {
+    if (d.tick) d.tick(capturePasses + passes);
+  };
+  tick();
   auto chunked = [&](const at::Tensor& x, const std::function<at::Tensor(const at::Tensor&)>& f) {
     std::vector<at::Tensor> parts;
-    for (int64_t i = 0; i < x.size(0); i += B) parts.push_back(f(x.slice(0, i, std::min<int64_t>(x.size(0), i + B))));
-    passes += x.size(0);
+    for (int64_t i = 0; i < x.size(0); i += B) {
+      const int64_t e = std::min<int64_t>(x.size(0), i + B);
+      parts.push_back(f(x.slice(0, i, e)));
+      passes += e - i;
+      tick();
+    }
     return at::cat(parts);
   };
   camimpl::MethodInputs& pert = batch;
@@ -163,6 +175,7 @@ std::vector<WindowMaps> WindowExplainer::explain(const std::vector<const Volume*
       const std::vector<std::vector<int>> cls(classes.begin() + i, classes.begin() + e);
       parts.push_back(d.sm->batchGradients(c, d.layer, cls));
       passes += (e - i) * (1 + static_cast<int64_t>(cls.front().size()));
+      tick();
     }
     return at::cat(parts);
   };

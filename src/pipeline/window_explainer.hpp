@@ -60,6 +60,10 @@ class WindowExplainer {
   // `windowIds` (one per input, or empty: 0, 1, ...) seed the perturbation methods' draws.
   std::vector<WindowMaps> explain(const std::vector<const Volume*>& inputs, const ClassChooser& classesFor,
                                   const std::vector<int64_t>& windowIds = {});
+  // Called with the model passes made so far for the batch being explained (the capture's and
+  // the perturbation methods'), after every chunk of them: the progress line moves during a
+  // batch whose methods take thousands of passes (rise). Empty: not called.
+  void onPasses(std::function<void(int64_t)> tick);
 
  private:
   struct Impl;
