@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "cli_runner.hpp"
 #include "explain_video/cam.hpp"
 #include "explain_video/video.hpp"
@@ -105,6 +107,22 @@ TEST(Cli, ExplainsAClipEndToEnd) {
   fs::remove(dir() + "/good.npy");
 }
 
+// A window shorter than the default stride: the stride follows it (no frame unexplained).
+TEST(Cli, DefaultStrideFollowsAShortWindow) {
+  const std::string json = dir() + "/short.json";
+  const evtest::CliRun r = runCli(quote(goodClip()) + " --model " + quote(model("red_detector.pt")) +
+                                  " --clip-len 4 -q -o " + quote(dir() + "/short.mp4") + " --json " + quote(json));
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream in(json);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_EQ(j.at("preprocess").at("stride").get<int>(), 4);
+  const auto& w = j.at("windows");
+  ASSERT_GE(w.size(), 2u);
+  EXPECT_EQ(w[1].at("first_frame").get<int>() - w[0].at("first_frame").get<int>(), 4);
+  fs::remove(json);
+  fs::remove(dir() + "/short.mp4");
+}
+
 // Several methods on the command line: one side-by-side video, a warning for each method the
 // model cannot run under `all`, tagged side outputs.
 TEST(Cli, SeveralMethodsGiveOneSideBySideVideo) {
@@ -197,6 +215,9 @@ TEST(Cli, BadInputs) {
     expectFailure(clip + m + " --method nosuchcam" + out, 2, phrases);
     expectFailure(clip + m + " --method gradcam,gradcam" + out, 2, {"--method lists gradcam twice"});
   }
+  // A stride longer than the window would leave frames unexplained: refused before any work.
+  expectFailure(clip + m + " --clip-len 8 --stride 9" + out, 2, {"--stride 9 is larger than --clip-len 8"});
+  expectFailure(clip + m + " --stride 0" + out, 2, {"--stride must be at least 1"});
   // The perturbation methods' sizes are checked before any work.
   expectFailure(clip + m + " --method smoothgradcam++ --smooth-samples 0" + out, 2, {"--smooth-samples must be 1..100000"});
   expectFailure(clip + m + " --method smoothgradcam++ --smooth-sigma -1" + out, 2, {"--smooth-sigma must be 0..10"});

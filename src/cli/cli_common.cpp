@@ -44,9 +44,11 @@ boost::program_options::variables_map parseOptions(const std::string& command, i
 
 void PreprocessArgs::add(boost::program_options::options_description& opts, const char* strideHelp) {
   namespace po = boost::program_options;
+  strideHelp_ = std::string(strideHelp) + ", at most --clip-len (default: " + std::to_string(stride_) +
+                ", or --clip-len if that is shorter)";
   opts.add_options()
       ("clip-len", po::value(&clipLen_)->default_value(clipLen_), "frames per window")
-      ("stride", po::value(&stride_)->default_value(stride_), strideHelp)
+      ("stride", po::value(&strideArg_), strideHelp_.c_str())
       ("preset", po::value(&preset_),
        "preprocessing a model family was trained with: kinetics (torchvision r3d_18, mc3_18, r2plus1d_18; "
        "the defaults below) or c3d-sports1m (C3D, c3d-pytorch weights); flags given explicitly override it")
@@ -135,6 +137,7 @@ void ExplainArgs::apply() {
 }
 
 void PreprocessArgs::apply() {
+  stride_ = strideArg_ != INT_MIN ? strideArg_ : std::min(stride_, clipLen_);
   if (!preset_.empty()) pre_ = ev::preprocessPreset(preset_);
   if (bgr_) pre_.bgr = true;
   if (!scale_.empty()) pre_.scale = parseScale("--scale", scale_);

@@ -5,6 +5,7 @@
 #include <boost/program_options/positional_options.hpp>
 #include <boost/program_options/variables_map.hpp>
 #include <chrono>
+#include <climits>
 #include <string>
 
 #include "explain_video/explain.hpp"
@@ -39,6 +40,8 @@ class PreprocessArgs {
   ev::PreprocessParams& pre_;
   int& clipLen_;
   int& stride_;
+  int strideArg_ = INT_MIN;  // --stride as given; not given: the default, or --clip-len if shorter
+  std::string strideHelp_;
   std::string preset_, resize_, crop_, scale_, mean_, std_;  // empty: not given
   bool bgr_ = false;
 };
