@@ -406,6 +406,11 @@ struct Explainer::Impl {
 
 Explainer::Explainer(const ExplainerParams& p) {
   if (p.model.empty()) throw Error(ErrorKind::Usage, "--model is required");
+  // Frames between two windows would get no heatmap: refused before any work. (Training's
+  // validation windows may skip frames; they do not come through here.)
+  if (p.windows.stride > p.windows.clipLen && p.windows.clipLen >= 1)
+    throw Error(ErrorKind::Usage, "--stride " + std::to_string(p.windows.stride) + " is larger than --clip-len " +
+                                      std::to_string(p.windows.clipLen) + ": the frames between windows would not be explained");
   std::vector<std::string> labels = p.labelsFile.empty() ? std::vector<std::string>{} : readLabels(p.labelsFile);
   const auto t0 = Clock::now();
   impl_ = std::make_unique<Impl>(p);

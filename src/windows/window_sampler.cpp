@@ -60,10 +60,6 @@ std::vector<float> WindowSampler::preprocess(const Frame& frame, const Preproces
 WindowSampler::WindowSampler(const PreprocessParams& pre, const WindowParams& win) : pre_(pre), win_(win) {
   if (win.clipLen < 1) throw Error(ErrorKind::Usage, "--clip-len must be at least 1");
   if (win.stride < 1) throw Error(ErrorKind::Usage, "--stride must be at least 1");
-  // Frames between two windows would get no heatmap (and no frame may go unexplained).
-  if (win.stride > win.clipLen)
-    throw Error(ErrorKind::Usage, "--stride " + std::to_string(win.stride) + " is larger than --clip-len " +
-                                      std::to_string(win.clipLen) + ": the frames between windows would not be explained");
   if (pre.cropWidth < 1 || pre.cropHeight < 1 || pre.resizeWidth < 1 || pre.resizeHeight < 1)
     throw Error(ErrorKind::Usage, "resize and crop sizes must be positive");
   for (float s : pre.std)
