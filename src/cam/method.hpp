@@ -51,6 +51,9 @@ at::Tensor maskInputs(const at::Tensor& input, const at::Tensor& maps, const std
 // Maps M×T'×H'×W' onto the input's T×H×W, linearly between the layer's cell centres (as the
 // heatmap stage draws them; even tiling where an axis's centres are missing).
 at::Tensor upsampleToInput(const at::Tensor& maps, int64_t T, int64_t H, int64_t W, const CellCentres& centres);
+// The channels scorecam and ablationcam score for one window's activation act (C×T'×H'×W'):
+// every one, or with --score-channels K (0 < K < C) the K of largest mean activation.
+std::vector<int64_t> scoredChannels(const at::Tensor& act, int scoreChannels);
 
 // Per item n, what the method noticed (sized N by the method when not null).
 struct MethodNotes {

@@ -39,5 +39,16 @@ at::Tensor upsampleToInput(const at::Tensor& maps, int64_t T, int64_t H, int64_t
   return at::matmul(x.permute({0, 2, 3, 1}), mt.t()).permute({0, 3, 1, 2}).contiguous();    // M×T×H×W
 }
 
+std::vector<int64_t> scoredChannels(const at::Tensor& act, int scoreChannels) {
+  const int64_t C = act.size(0);
+  if (scoreChannels > 0 && scoreChannels < C) {
+    const at::Tensor top = std::get<1>(act.mean({1, 2, 3}).topk(scoreChannels)).contiguous();
+    return std::vector<int64_t>(top.data_ptr<int64_t>(), top.data_ptr<int64_t>() + top.numel());
+  }
+  std::vector<int64_t> all(static_cast<size_t>(C));
+  for (int64_t k = 0; k < C; ++k) all[static_cast<size_t>(k)] = k;
+  return all;
+}
+
 }  // namespace camimpl
 }  // namespace ev

@@ -192,39 +192,33 @@ std::string ScriptModel::defaultLayer(const std::vector<int64_t>& inputShape) {
   return best;
 }
 
-jit::GraphFunction& ScriptModel::captureFunction(const std::string& layer) {
-  auto it = captureFns_.find(layer);
-  if (it == captureFns_.end()) {
+jit::GraphFunction& ScriptModel::cachedFunction(const std::string& layer, CaptureMode mode, const std::string& what) {
+  auto& cache = mode == CaptureMode::Head ? headFns_ : captureFns_;
+  auto it = cache.find(layer);
+  if (it == cache.end()) {
     std::shared_ptr<jit::GraphFunction> fn;
     try {
-      fn = buildCaptureFunction(module_, path_, layer, CaptureMode::Leaf);
+      fn = buildCaptureFunction(module_, path_, layer, mode);
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {
-      fail("cannot prepare capture at layer '" + layer + "': " + torchMessage(e));
+      fail(what + " '" + layer + "': " + torchMessage(e));
     }
-    it = captureFns_.emplace(layer, fn).first;
+    it = cache.emplace(layer, fn).first;
   }
   return *it->second;
 }
 
+jit::GraphFunction& ScriptModel::captureFunction(const std::string& layer) {
+  return cachedFunction(layer, CaptureMode::Leaf, "cannot prepare capture at layer");
+}
+
 at::Tensor ScriptModel::logitsFromLayer(const std::string& layer, const at::Tensor& activation) {
-  auto it = headFns_.find(layer);
-  if (it == headFns_.end()) {
-    std::shared_ptr<jit::GraphFunction> fn;
-    try {
-      fn = buildCaptureFunction(module_, path_, layer, CaptureMode::Head);
-    } catch (const Error&) {
-      throw;
-    } catch (const std::exception& e) {
-      fail("cannot run the network from layer '" + layer + "': " + torchMessage(e));
-    }
-    it = headFns_.emplace(layer, fn).first;
-  }
+  jit::GraphFunction& head = cachedFunction(layer, CaptureMode::Head, "cannot run the network from layer");
   c10::IValue out;
   try {
     // A copy: in-place ops after the layer (ReLU(inplace=True)) must not change the caller's tensor.
-    out = (*it->second)({module_._ivalue(), activation.to(device_).clone()});
+    out = head({module_._ivalue(), activation.to(device_).clone()});
   } catch (const std::exception& e) {
     fail("the network from layer '" + layer + "' failed: " + torchMessage(e));
   }

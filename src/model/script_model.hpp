@@ -104,6 +104,9 @@ class ScriptModel {
     std::map<std::string, int64_t> order;
   };
   Probe runProbe(const std::vector<int64_t>& inputShape);
+  // The graph function of `mode` at `layer`, built once per layer (Leaf: captureFns_, Head:
+  // headFns_); a build failure is one line "<what> '<layer>': <torch's reason>".
+  jit::GraphFunction& cachedFunction(const std::string& layer, CaptureMode mode, const std::string& what);
 
   jit::Module module_;
   std::string path_;

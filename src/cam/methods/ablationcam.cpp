@@ -36,12 +36,7 @@ class AblationCam : public Method {
       if (it == scoresOf.end()) {
         const at::Tensor act = a[n].to(at::kFloat);
         const at::Tensor S = in.logitsFromLayer(act.unsqueeze(0)).to(at::kDouble)[0];
-        std::vector<int64_t> channels(static_cast<size_t>(C));
-        for (int64_t k = 0; k < C; ++k) channels[static_cast<size_t>(k)] = k;
-        if (in.params.scoreChannels > 0 && in.params.scoreChannels < C) {
-          const at::Tensor top = std::get<1>(a[n].mean({1, 2, 3}).topk(in.params.scoreChannels));
-          channels.assign(top.data_ptr<int64_t>(), top.data_ptr<int64_t>() + top.numel());
-        }
+        const std::vector<int64_t> channels = scoredChannels(a[n], in.params.scoreChannels);
         at::Tensor Sk = S.unsqueeze(0).repeat({C, 1});  // channels left out: S_k = S, w_k = 0
         for (size_t b = 0; b < channels.size(); b += static_cast<size_t>(in.batch)) {
           const size_t e = std::min(channels.size(), b + static_cast<size_t>(in.batch));

@@ -35,12 +35,7 @@ class ScoreCam : public Method {
       auto it = probsOf.find(w);
       if (it == probsOf.end()) {
         const at::Tensor act = a[n];
-        std::vector<int64_t> channels(static_cast<size_t>(C));
-        for (int64_t k = 0; k < C; ++k) channels[static_cast<size_t>(k)] = k;
-        if (in.params.scoreChannels > 0 && in.params.scoreChannels < C) {
-          const at::Tensor top = std::get<1>(act.mean({1, 2, 3}).topk(in.params.scoreChannels));
-          channels.assign(top.data_ptr<int64_t>(), top.data_ptr<int64_t>() + top.numel());
-        }
+        const std::vector<int64_t> channels = scoredChannels(act, in.params.scoreChannels);
         std::vector<at::Tensor> rows(static_cast<size_t>(C + 1));
         const at::Tensor x = in.input[n].unsqueeze(0);
         // The baseline first (row C), then the channels in batches: never all masked inputs at once.
