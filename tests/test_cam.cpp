@@ -218,3 +218,28 @@ TEST(Cam, MissingOrMismatchedInputsThrow) {
   EXPECT_THROW(cam("gradcam", a, nullptr), ev::Error);
   EXPECT_THROW(cam("cam", a, nullptr), ev::Error);
 }
+
+// Why a map is empty, by hand on C=2, 1×1×2 volumes (checked in the order of EmptyReason).
+TEST(Cam, EmptyMapsSayWhy) {
+  using ev::EmptyReason;
+  auto why = [](const std::string& m, const Volume& a, const Volume& g) {
+    ev::CamNotes n;
+    cam(m, a, &g, nullptr, &n);
+    return n.empty;
+  };
+  const Volume zeroA = vol({2, 1, 1, 2}, {0, 0, 0, 0}), a = vol({2, 1, 1, 2}, {1, 2, 3, 0});
+  const Volume g = vol({2, 1, 1, 2}, {1, 1, 1, 1});
+  // A = 0: every gradient method's map is 0, and the activation is why.
+  EXPECT_EQ(why("gradcam", zeroA, g), EmptyReason::ZeroActivation);
+  // g = 0: the class does not depend on the layer.
+  EXPECT_EQ(why("gradcam++", a, vol({2, 1, 1, 2}, {0, 0, 0, 0})), EmptyReason::ZeroGradient);
+  // g ≤ 0 everywhere: w = mean g = [-1, -0.5] < 0, so relu(Σ w A) = relu([-2.5, -2]) = 0.
+  EXPECT_EQ(why("gradcam", a, vol({2, 1, 1, 2}, {-1, -1, 0, -1})), EmptyReason::NoPositiveGradient);
+  // Some g > 0 but the weights are against the class: w = [0.5·(3 − 4), 0.5·(1 − 2)] = [-0.5, -0.5],
+  // map = relu([-0.5·1 − 0.5·3, −0.5·2 − 0]) = relu([-2, -1]) = 0.
+  EXPECT_EQ(why("gradcam", a, vol({2, 1, 1, 2}, {3, -4, 1, -2})), EmptyReason::NegativeEvidence);
+  // A map with heat has no reason.
+  EXPECT_EQ(why("gradcam", a, g), EmptyReason::None);
+  EXPECT_EQ(ev::emptyReasonCode(EmptyReason::NoPositiveGradient), "no_positive_gradient");
+  EXPECT_EQ(ev::emptyReasonCode(EmptyReason::None), "");
+}

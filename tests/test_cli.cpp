@@ -237,3 +237,20 @@ TEST(Cli, BadInputs) {
   expectFailure(clip + m + " --no-such-flag" + out, 2, {"no-such-flag"});
   expectFailure(clip + m + " -o " + clip, 2, {"overwrite the input"});
 }
+
+// --strict: an explanation that is empty by construction (the red detector's "no red" class) is
+// an error with its own exit code, in one line, and nothing is written.
+TEST(Cli, StrictRefusesAnEmptyExplanation) {
+  const std::string m = " --model " + quote(model("red_detector.pt"));
+  const std::string outs = " --out " + quote(dir() + "/strict.mp4") + " --json " + quote(dir() + "/strict.json");
+  expectFailure(quote(goodClip()) + m + outs + " --class 1 --strict", 7,
+                {"--strict: gradcam++ for 'class 1': the map is all zero", "try another layer"});
+  // Without --strict: exit 0, the same line as a warning.
+  const evtest::CliRun r = runCli(quote(goodClip()) + m + outs + " --class 1 --quiet");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("explain-video: warning: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the map is all zero"), std::string::npos) << r.err;
+  fs::remove(dir() + "/strict.mp4");
+  fs::remove(dir() + "/strict.json");
+  expectFailure(quote(goodClip()) + m + outs + " --normalize max", 2, {"--normalize 'max'", "video, video-max, window or frame"});
+}

@@ -216,9 +216,66 @@ TEST(Engine, AllZeroExplanationIsReported) {
   ASSERT_EQ(r.warnings.size(), 1u);
   EXPECT_NE(r.warnings[0].find("all zero in 2 of 2 windows (the whole explanation is empty)"), std::string::npos)
       << r.warnings[0];
+  // No red anywhere: the detector's activation is zero, and the line says so and what to try.
+  EXPECT_NE(r.warnings[0].find(": the layer's activation is zero; try another layer (--list-layers)"), std::string::npos)
+      << r.warnings[0];
   const nlohmann::json j = readJson(p.jsonFile);
   EXPECT_EQ(j["explanations"][0]["zero_windows"], 2);
+  EXPECT_EQ(j["explanations"][0]["empty_reasons"]["zero_activation"], 2);
   EXPECT_EQ(j["warnings"].size(), 1u);
+  for (const auto& w : j["windows"]) {
+    ASSERT_EQ(w["maps"].size(), 1u);
+    EXPECT_EQ(w["maps"][0]["empty"], "zero_activation");
+    EXPECT_EQ(w["maps"][0]["max"], 0.0);
+  }
+}
+
+// The "no red" class on the clip with the square: its gradient at the detector is -200/cells
+// everywhere, so Grad-CAM is zero by construction where red is (no positive gradient) and where
+// it is not (zero activation). The JSON says why per window, stderr warns, --strict refuses
+// and leaves nothing behind.
+TEST(Engine, EmptyByConstructionWarnsAndStrictFails) {
+  ev::ExplainParams p = params("noredclass");
+  p.classSpec = "1";
+  p.methods = {"gradcam"};
+  p.windows.clipLen = p.windows.stride = 8;  // windows 0-7 and from 32 on see no red
+  p.jsonFile = fixture().dir + "/nored.json";
+  const ev::ExplainResult r = ev::explainVideo(p);
+  EXPECT_EQ(r.explanations[0].zeroWindows, r.windows);
+  ASSERT_FALSE(r.warnings.empty());
+  EXPECT_NE(r.warnings[0].find("gradcam for 'no red': the map is all zero in"), std::string::npos) << r.warnings[0];
+  EXPECT_NE(r.warnings[0].find("most often because no positive gradient"), std::string::npos) << r.warnings[0];
+  const nlohmann::json j = readJson(p.jsonFile);
+  int positive = 0, inactive = 0;
+  for (const auto& w : j["windows"]) {
+    positive += w["maps"][0]["empty"] == "no_positive_gradient";
+    inactive += w["maps"][0]["empty"] == "zero_activation";
+  }
+  EXPECT_GT(positive, 0);
+  EXPECT_GT(inactive, 0);
+  EXPECT_EQ(positive + inactive, r.windows);
+  EXPECT_EQ(j["explanations"][0]["empty_reasons"]["no_positive_gradient"], positive);
+
+  ev::ExplainParams strict = params("strict");
+  strict.classSpec = "1";
+  strict.strict = true;
+  strict.noVideo = false;
+  strict.output = fixture().dir + "/strict.mp4";
+  strict.jsonFile = fixture().dir + "/strict.json";
+  try {
+    ev::explainVideo(strict);
+    ADD_FAILURE() << "--strict accepted an empty explanation";
+  } catch (const ev::Error& e) {
+    EXPECT_EQ(e.kind(), ev::ErrorKind::Strict);
+    EXPECT_NE(std::string(e.what()).find("--strict: gradcam++ for 'no red': the map is all zero"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(strict.output));
+  EXPECT_FALSE(fs::exists(strict.jsonFile));
+  EXPECT_FALSE(fs::exists(strict.heatmapsNpy));
+  // The same run on the red class has heat everywhere it should and passes --strict.
+  strict.classSpec = "0";
+  EXPECT_TRUE(ev::explainVideo(strict).warnings.empty());
+  EXPECT_TRUE(fs::exists(strict.jsonFile));
 }
 
 // Load once, explain many: one Explainer gives what a fresh run gives, video after video.

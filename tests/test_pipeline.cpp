@@ -89,6 +89,9 @@ TEST_P(PipelineMethods, HeatFollowsTheRedSquareFrameByFrame) {
   std::replace(tag.begin(), tag.end(), '+', 'P');
   ev::ExplainParams p = baseParams(tag);
   p.methods = {method};
+  // Peaks are compared by location: divide by the maximum, so that no pixel clips (under the
+  // default quantile the hottest 1 % tie at 1 and the first of them is not the peak).
+  p.normalize = ev::Normalize::VideoMax;
   p.perturbation.riseMasks = 250;  // 20 of 20 frames measured at 250, 500 and 1000 masks
   const auto& spec = squareClip().spec;
   p.model = model(modelFile);
@@ -264,4 +267,58 @@ TEST(Pipeline, WindowsMissingTheVideoClassAreReExplained) {
   EXPECT_LT(worst, 1e-5);
   const FrameScore s = scoreHeatmaps(a, squareClip().spec);
   EXPECT_EQ(s.peaksInBox, s.presentFrames);
+}
+
+// A dim red square in every frame and, in the first window only, a 2×2 spot of full red: one
+// spiky window, ~0.3 % of the positive heat. Under --normalize video (the 99th percentile of
+// the positive heat) the other frames keep their full brightness; under video-max the spike
+// darkens them (after encoding, the dim square's detector response is ~0.4 of the spot's).
+TEST(Pipeline, SpikeWindowDoesNotDarkenTheOtherFrames) {
+  const std::string clip = squareClip().dir + "/spike.mp4";
+  const int W = 64, H = 64, F = 48;
+  {
+    ev::VideoWriterOptions o;
+    o.width = W, o.height = H, o.fpsNum = 25, o.fpsDen = 1, o.crf = 0;
+    ev::VideoWriter w(clip, o);
+    for (int i = 0; i < F; ++i) {
+      ev::Frame f;
+      f.width = W, f.height = H, f.index = i;
+      f.rgb.assign(static_cast<size_t>(W) * H * 3, 100);
+      evtest::fillRect(f, {20, 20, 24, 24}, 135, 0, 0);
+      if (i < 8) evtest::fillRect(f, {30, 30, 2, 2}, 255, 0, 0);
+      w.write(f);
+    }
+    w.close();
+  }
+  auto peaks = [&](ev::Normalize mode, float* divisor) {
+    ev::ExplainParams p = baseParams(mode == ev::Normalize::Video ? "spike_q" : "spike_max");
+    p.input = clip;
+    p.noVideo = true;
+    p.normalize = mode;
+    p.preprocess.resizeHeight = p.preprocess.cropHeight = H;
+    p.preprocess.resizeWidth = p.preprocess.cropWidth = W;
+    p.windows.clipLen = p.windows.stride = 8;
+    const ev::ExplainResult r = ev::explainVideo(p);
+    *divisor = r.explanations[0].divisor;
+    const ev::Volume h = ev::readNpy(p.heatmapsNpy);
+    std::vector<float> out;
+    const size_t plane = static_cast<size_t>(W * H);
+    for (int f = 0; f < F; ++f) out.push_back(*std::max_element(h.data.begin() + f * plane, h.data.begin() + (f + 1) * plane));
+    EXPECT_EQ(r.explanations[0].videoMax > 0, true);
+    return std::make_pair(out, r.explanations[0].videoMax);
+  };
+  float dq = 0, dm = 0;
+  const auto [robust, vmax] = peaks(ev::Normalize::Video, &dq);
+  const auto [plain, vmax2] = peaks(ev::Normalize::VideoMax, &dm);
+  EXPECT_FLOAT_EQ(dm, vmax2);           // video-max divides by the maximum
+  EXPECT_LT(dq, 0.7f * vmax);           // the quantile ignores the spike
+  for (int f = 0; f < F; ++f) {
+    if (f < 8) {
+      EXPECT_FLOAT_EQ(robust[f], 1.f) << f;  // the spike clips
+      EXPECT_FLOAT_EQ(plain[f], 1.f) << f;
+    } else {
+      EXPECT_GT(robust[f], 0.8f) << f;
+      EXPECT_LT(plain[f], 0.5f) << f;   // the clip does darken under the plain maximum
+    }
+  }
 }

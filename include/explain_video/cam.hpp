@@ -80,8 +80,21 @@ struct CamInputs {
   const std::vector<float>* classWeights = nullptr;  // C: W[c,:]
 };
 
+// Why a map is all zero, diagnosed from the tensors it came from (README "Empty maps"; the
+// JSON's windows[].maps[].empty). Checked in this order:
+enum class EmptyReason {
+  None = 0,            // the map has heat
+  ZeroActivation,      // "zero_activation": the layer's activation is zero in the window
+  ZeroGradient,        // "zero_gradient": the class score's gradient at the layer is zero
+  NoPositiveGradient,  // "no_positive_gradient": every gradient entry is <= 0
+  NegativeEvidence,    // "negative_evidence": the weighted channel sum is <= 0 at every cell
+};
+std::string emptyReasonCode(EmptyReason r);  // "zero_activation", ... ("" for None)
+std::string emptyReasonText(EmptyReason r);  // "the layer's activation is zero", ...
+
 // What a method noticed while computing a map (reported in the JSON summary).
 struct CamNotes {
+  EmptyReason empty = EmptyReason::None;
   // gradcam++: cells with a positive gradient whose α denominator 2g² + (ΣA)·g³ was ≤ 0 (only
   // on a layer with negative activations, before its ReLU); α is 0 there.
   int64_t clampedAlphaCells = 0;

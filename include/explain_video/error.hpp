@@ -11,6 +11,7 @@ enum class ErrorKind {
   Model,     // the model file, layer, class or output cannot be used
   Output,    // an output file cannot be written
   Internal,  // a bug or an unexpected library failure
+  Strict,    // --strict: the run's result is empty, degenerate or approximated (a warning)
 };
 
 class Error : public std::runtime_error {

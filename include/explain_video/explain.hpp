@@ -6,6 +6,7 @@
 // one-shot form.
 #pragma once
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,9 +20,26 @@ namespace ev {
 
 class Model;
 
-enum class Normalize { Video, Window, Frame };
-Normalize parseNormalize(const std::string& name);  // "video" | "window" | "frame"
+// How raw heat becomes the rendered [0,1] heat (README "Normalisation"):
+//   Video     divide by the kVideoQuantile quantile of the video's positive heat (every frame,
+//             every source pixel with heat > 0); the hottest 1 % of those pixels clip at 1, so a
+//             few spiky windows cannot darken the rest of the video
+//   VideoMax  divide by the video's maximum
+//   Window    each window's map divided by its own maximum before windows are averaged
+//   Frame     each frame divided by its own maximum
+enum class Normalize { Video, VideoMax, Window, Frame };
+Normalize parseNormalize(const std::string& name);  // "video" | "video-max" | "window" | "frame"
 std::string normalizeName(Normalize n);
+std::vector<std::string> normalizeNames();
+constexpr double kVideoQuantile = 0.99;
+
+// When the run warns about empty or dark explanations (README "Empty maps"): more than
+// kEmptyWindowsWarn of the windows have an all-zero map, or more than kDarkFramesWarn of the
+// frames peak below kDarkFrame after normalisation. An action in part of the video rightly
+// leaves the rest dark: the line is for explanations where most of the video is.
+constexpr double kEmptyWindowsWarn = 0.5;
+constexpr double kDarkFramesWarn = 0.75;
+constexpr float kDarkFrame = 0.1f;
 
 // What an Explainer is loaded with: the model and how windows are cut and fed to it.
 struct ExplainerParams {
@@ -60,6 +78,9 @@ struct ExplainRequest {
   int crf = 20;
   std::string preset = "veryfast";   // x264 preset of the annotated MP4
   bool noVideo = false;              // skip rendering the MP4 (side outputs only)
+  // Any warning (an empty, dark, degenerate or approximated explanation, a skipped method) is
+  // an error (ErrorKind::Strict), raised before the render pass; nothing is written.
+  bool strict = false;
 };
 
 struct ExplainParams : ExplainerParams, ExplainRequest {};
@@ -83,6 +104,9 @@ struct Explanation {
   std::string className;
   double classScore = 0;          // softmax of the mean logits
   int64_t zeroWindows = 0;        // windows whose map is all zero
+  std::map<std::string, int64_t> emptyReasons;  // those windows per emptyReasonCode()
+  int64_t darkFrames = 0;         // frames whose normalised heat peaks below kDarkFrame
+  float divisor = 0;              // --normalize video / video-max: what the raw heat was divided by
   int64_t clampedAlphaCells = 0;  // gradcam++: cells where α was set to 0 for a denominator ≤ 0
   float videoMax = 0;             // largest heat of any frame before normalisation
   double passesPerWindow = 0;     // model passes the method made per window beyond the shared capture

@@ -55,6 +55,10 @@ at::Tensor upsampleToInput(const at::Tensor& maps, int64_t T, int64_t H, int64_t
 // every one, or with --score-channels K (0 < K < C) the K of largest mean activation.
 std::vector<int64_t> scoredChannels(const at::Tensor& act, int scoreChannels);
 
+// Per item n of maps (N×T×H×W): EmptyReason::None where the map has heat, else why not, from the
+// item's activation and (when the method took one) gradient.
+std::vector<EmptyReason> emptyReasons(const at::Tensor& maps, const at::Tensor& activation, const at::Tensor& gradient);
+
 // Per item n, what the method noticed (sized N by the method when not null).
 struct MethodNotes {
   std::vector<int64_t> clampedAlphaCells;

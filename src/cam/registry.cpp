@@ -127,6 +127,53 @@ int64_t methodPassesPerWindow(const CamMethodInfo& m, int64_t channels, int64_t 
   return 0;
 }
 
+std::string emptyReasonCode(EmptyReason r) {
+  switch (r) {
+    case EmptyReason::None: return "";
+    case EmptyReason::ZeroActivation: return "zero_activation";
+    case EmptyReason::ZeroGradient: return "zero_gradient";
+    case EmptyReason::NoPositiveGradient: return "no_positive_gradient";
+    case EmptyReason::NegativeEvidence: return "negative_evidence";
+  }
+  return "";
+}
+
+std::string emptyReasonText(EmptyReason r) {
+  switch (r) {
+    case EmptyReason::None: return "";
+    case EmptyReason::ZeroActivation: return "the layer's activation is zero";
+    case EmptyReason::ZeroGradient: return "the class score's gradient at the layer is zero";
+    case EmptyReason::NoPositiveGradient: return "no positive gradient";
+    case EmptyReason::NegativeEvidence: return "the weighted channel sum is <= 0 at every cell (evidence against the class)";
+  }
+  return "";
+}
+
+namespace camimpl {
+
+std::vector<EmptyReason> emptyReasons(const at::Tensor& maps, const at::Tensor& activation, const at::Tensor& gradient) {
+  const int64_t N = maps.size(0);
+  std::vector<EmptyReason> out(static_cast<size_t>(N), EmptyReason::None);
+  const at::Tensor heat = maps.detach().reshape({N, -1}).gt(0).any(1).cpu();
+  for (int64_t n = 0; n < N; ++n) {
+    if (heat[n].item<bool>()) continue;
+    // Items of one window share an activation; a class-independent method's batch is per window.
+    const at::Tensor a = activation[activation.size(0) == N ? n : 0].detach();
+    EmptyReason r = EmptyReason::NegativeEvidence;
+    if (!a.ne(0).any().item<bool>()) {
+      r = EmptyReason::ZeroActivation;
+    } else if (gradient.defined()) {
+      const at::Tensor g = gradient[n].detach();
+      if (!g.ne(0).any().item<bool>()) r = EmptyReason::ZeroGradient;
+      else if (!g.gt(0).any().item<bool>()) r = EmptyReason::NoPositiveGradient;
+    }
+    out[static_cast<size_t>(n)] = r;
+  }
+  return out;
+}
+
+}  // namespace camimpl
+
 Volume computeCam(const std::string& method, const CamInputs& in, CamNotes* notes) {
   const camimpl::Method& m = camimpl::findMethod(method);
   const CamMethodInfo& info = m.info();
@@ -150,7 +197,10 @@ Volume computeCam(const std::string& method, const CamInputs& in, CamNotes* note
     throw Error(ErrorKind::Usage, "method " + info.name + " needs model passes: run it through the explain pipeline");
   camimpl::MethodNotes mn;
   const at::Tensor map = m.maps(mi, notes ? &mn : nullptr).squeeze(0).to(at::kFloat).contiguous();
-  if (notes) notes->clampedAlphaCells = mn.clampedAlphaCells.empty() ? 0 : mn.clampedAlphaCells[0];
+  if (notes) {
+    notes->clampedAlphaCells = mn.clampedAlphaCells.empty() ? 0 : mn.clampedAlphaCells[0];
+    notes->empty = camimpl::emptyReasons(map.unsqueeze(0), mi.activation, mi.gradient).front();
+  }
   Volume out(std::vector<int64_t>(map.sizes().begin(), map.sizes().end()));
   std::copy(map.data_ptr<float>(), map.data_ptr<float>() + map.numel(), out.data.begin());
   return out;

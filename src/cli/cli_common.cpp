@@ -78,7 +78,11 @@ void ExplainArgs::addExplanation(boost::program_options::options_description& op
        "several give one panel each (default: top-1 of the mean logits)")
       ("labels", po::value(&p_.labelsFile), "class names, one per line, line N = class id N")
       ("normalize", po::value(&normalize_)->default_value(normalize_),
-       "heatmap normalisation: video (divide by the video's maximum), window or frame");
+       "heatmap normalisation: video (divide by the 99th percentile of the video's positive heat; the hottest 1% "
+       "clip), video-max (divide by the video's maximum), window or frame (each to its own maximum)")
+      ("strict", po::bool_switch(&p_.strict),
+       "any warning (mostly empty or dark maps, unknown cell geometry, a skipped method) is an error: exit 7, "
+       "nothing written");
   addPerturbationOptions(opts, p_.perturbation);
 }
 

@@ -17,7 +17,7 @@ struct ExplainProgress;
 
 namespace cli {
 
-enum ExitCode { kOk = 0, kInternal = 1, kUsage = 2, kInput = 3, kModel = 4, kOutput = 5, kSomeFailed = 6 };
+enum ExitCode { kOk = 0, kInternal = 1, kUsage = 2, kInput = 3, kModel = 4, kOutput = 5, kSomeFailed = 6, kStrict = 7 };
 
 // "0.5,0.25,0.125" → three floats; throws ev::Error(Usage) naming the flag otherwise.
 std::array<float, 3> parseTriple(const std::string& flag, const std::string& text);

@@ -16,6 +16,7 @@ int exitCodeFor(ev::ErrorKind k) {
     case ev::ErrorKind::Model: return cli::kModel;
     case ev::ErrorKind::Output: return cli::kOutput;
     case ev::ErrorKind::Internal: return cli::kInternal;
+    case ev::ErrorKind::Strict: return cli::kStrict;
   }
   return cli::kInternal;
 }

@@ -274,7 +274,7 @@ EvalResult runEvaluation(const EvalParams& p, const EvalProgressFn& progress) {
     rq.input = clip;
     rq.methods = methods;
     rq.classSpec = p.classFromTruth && hasTruth ? std::to_string(truth.classId) : p.classSpec;
-    rq.normalize = Normalize::Video;
+    rq.normalize = Normalize::VideoMax;  // the localisation metrics' definition (docs/eval.md)
     rq.perturbation = p.perturbation;
     std::vector<Localizer> localizers;
     if (hasTruth)

@@ -15,15 +15,22 @@ namespace fs = std::filesystem;
 namespace ev {
 
 Normalize parseNormalize(const std::string& name) {
-  if (name == "video") return Normalize::Video;
-  if (name == "window") return Normalize::Window;
-  if (name == "frame") return Normalize::Frame;
-  throw Error(ErrorKind::Usage, "unknown --normalize '" + name + "': choose video, window or frame");
+  for (const Normalize n : {Normalize::Video, Normalize::VideoMax, Normalize::Window, Normalize::Frame})
+    if (name == normalizeName(n)) return n;
+  throw Error(ErrorKind::Usage, "unknown --normalize '" + name + "': choose video, video-max, window or frame");
 }
 
 std::string normalizeName(Normalize n) {
-  return n == Normalize::Video ? "video" : n == Normalize::Window ? "window" : "frame";
+  switch (n) {
+    case Normalize::Video: return "video";
+    case Normalize::VideoMax: return "video-max";
+    case Normalize::Window: return "window";
+    case Normalize::Frame: return "frame";
+  }
+  return "video";
 }
+
+std::vector<std::string> normalizeNames() { return {"video", "video-max", "window", "frame"}; }
 
 std::string defaultOutputPath(const std::string& input) {
   const fs::path in(input);

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -211,6 +213,7 @@ struct Explainer::Impl {
       r.classIds = std::move(maps.classIds);
       r.maps = std::move(maps.maps);
       r.notes = std::move(maps.notes);
+      for (EmptyReason e : maps.empty) r.empty.push_back(static_cast<int>(e));
       return r;
     };
     out.pass = modelPass(rq.input, engine, nullptr, [&](const std::vector<float>& l) { return choice.candidates(l); },
@@ -299,9 +302,12 @@ struct Explainer::Impl {
         if (at < 0) throw Error(ErrorKind::Internal, "window " + std::to_string(r.index) + " lacks a map");
         pr.maps.push_back(src->maps[static_cast<size_t>(at)]);
         pr.notes.push_back(src->notes[static_cast<size_t>(at)]);
+        pr.empty.push_back(src->empty.at(static_cast<size_t>(at)));
         pr.scores.push_back(prob.at(static_cast<size_t>(out.panels[p].classId)));
-        const Volume& v = pr.maps.back();
-        if (std::all_of(v.data.begin(), v.data.end(), [](float x) { return x == 0.f; })) ++out.explanations[p].zeroWindows;
+        if (pr.empty.back() != 0) {
+          ++out.explanations[p].zeroWindows;
+          ++out.explanations[p].emptyReasons[emptyReasonCode(static_cast<EmptyReason>(pr.empty.back()))];
+        }
         out.explanations[p].clampedAlphaCells += pr.notes.back();
       }
       if (keepWindowJson || raw) {
@@ -316,6 +322,16 @@ struct Explainer::Impl {
         for (int k : topK(r.logits, 5))
           top.push_back({{"class", k}, {"name", classNameOf(k, labels)}, {"score", prob[static_cast<size_t>(k)]}});
         wj["top5"] = top;
+        nlohmann::json mj = nlohmann::json::array();
+        for (size_t p = 0; p < P; ++p) {
+          const Volume& v = pr.maps[p];
+          const EmptyReason why = static_cast<EmptyReason>(pr.empty[p]);
+          mj.push_back({{"method", out.panels[p].method},
+                        {"class", out.panels[p].classId},
+                        {"max", v.data.empty() ? 0.f : *std::max_element(v.data.begin(), v.data.end())},
+                        {"empty", why == EmptyReason::None ? nlohmann::json(nullptr) : nlohmann::json(emptyReasonCode(why))}});
+        }
+        wj["maps"] = mj;
         if (raw) {
           nlohmann::json rec = wj;
           rec["class"] = out.classes.front();
@@ -329,17 +345,86 @@ struct Explainer::Impl {
       }
       out.panelStore.append(pr);
     }
-    for (const Explanation& e : out.explanations)
-      if (e.zeroWindows > 0)
-        out.warnings.push_back(e.method + " for '" + e.className + "': the map is all zero in " +
-                               std::to_string(e.zeroWindows) + " of " + std::to_string(out.windows) +
-                               " windows" + (e.zeroWindows == out.windows ? " (the whole explanation is empty)" : ""));
+  }
+
+  // One line per explanation that is mostly empty or dark (thresholds in explain.hpp), naming
+  // the commonest cause and what to try.
+  static void emptinessWarnings(Prepared& pr, Normalize norm) {
+    for (const Explanation& e : pr.explanations) {
+      const bool empty = e.zeroWindows > kEmptyWindowsWarn * static_cast<double>(pr.windows);
+      const bool dark = e.darkFrames > kDarkFramesWarn * static_cast<double>(pr.pass.frames);
+      if (!empty && !dark) continue;
+      std::string line = e.method + " for '" + e.className + "': ";
+      std::string why, advice;
+      if (e.zeroWindows > 0) {
+        auto most = std::max_element(e.emptyReasons.begin(), e.emptyReasons.end(),
+                                     [](const auto& a, const auto& b) { return a.second < b.second; });
+        why = most->first;
+        line += "the map is all zero in " + std::to_string(e.zeroWindows) + " of " + std::to_string(pr.windows) +
+                " windows" + (e.zeroWindows == pr.windows ? " (the whole explanation is empty)" : "") +
+                (e.emptyReasons.size() > 1 ? ", most often because " : ": ");
+        for (EmptyReason r : {EmptyReason::ZeroActivation, EmptyReason::ZeroGradient, EmptyReason::NoPositiveGradient,
+                              EmptyReason::NegativeEvidence})
+          if (emptyReasonCode(r) == why) line += emptyReasonText(r);
+      }
+      if (dark && e.zeroWindows < pr.windows) {
+        if (e.zeroWindows > 0) line += "; ";
+        char pct[16];
+        std::snprintf(pct, sizeof pct, "%.0f%%", 100.0 * static_cast<double>(e.darkFrames) / static_cast<double>(pr.pass.frames));
+        line += std::string(pct) + " of the frames (" + std::to_string(e.darkFrames) + " of " +
+                std::to_string(pr.pass.frames) + ") peak below " + std::to_string(kDarkFrame).substr(0, 3) +
+                " after --normalize " + normalizeName(norm);
+      }
+      if (empty && (why == "zero_activation" || why == "zero_gradient"))
+        advice = "try another layer (--list-layers)";
+      else if (empty && why == "no_positive_gradient")
+        advice = "the class score only falls with this layer's activation: try another layer (--list-layers), another "
+                 "--class or --method eigencam";
+      else if (empty)
+        advice = "try --method gradcam++ (positive gradients only) or another layer (--list-layers)";
+      else
+        advice = "try --normalize frame (each frame to its own peak) or --normalize window";
+      pr.warnings.push_back(line + "; " + advice);
+    }
   }
 
   // Per panel: every frame's maximum and mean heat, and the video's maximum.
   struct HeatStats {
     std::vector<std::vector<float>> frameMax, frameMean;
     std::vector<float> videoMax;
+    std::vector<float> videoQuantile;  // kVideoQuantile of the positive heat (Normalize::Video)
+  };
+
+  // Positive floats binned by their top 16 bits (exponent and 7 mantissa bits): a quantile to
+  // within 2^-7 of its value, in one streaming pass and 256 KiB per panel.
+  struct PositiveHistogram {
+    std::vector<int64_t> bins = std::vector<int64_t>(1u << 15, 0);
+    int64_t count = 0;
+    void add(float v) {
+      if (!(v > 0) || !std::isfinite(v)) return;
+      uint32_t bits;
+      std::memcpy(&bits, &v, sizeof bits);
+      ++bins[bits >> 16];
+      ++count;
+    }
+    float quantile(double q) const {
+      if (count == 0) return 0.f;
+      const double want = q * static_cast<double>(count);
+      int64_t below = 0;
+      for (size_t b = 0; b < bins.size(); ++b) {
+        if (bins[b] == 0) continue;
+        if (static_cast<double>(below + bins[b]) >= want) {
+          const uint32_t lo = static_cast<uint32_t>(b) << 16, hi = (static_cast<uint32_t>(b) + 1) << 16;
+          float flo, fhi;
+          std::memcpy(&flo, &lo, sizeof flo);
+          std::memcpy(&fhi, &hi, sizeof fhi);
+          const double t = std::clamp((want - static_cast<double>(below)) / static_cast<double>(bins[b]), 0.0, 1.0);
+          return static_cast<float>(flo + t * (fhi - flo));
+        }
+        below += bins[b];
+      }
+      return 0.f;
+    }
   };
   HeatStats statistics(Prepared& pr, Normalize norm) {
     const size_t P = pr.panels.size();
@@ -347,6 +432,7 @@ struct Explainer::Impl {
     s.frameMax.assign(P, std::vector<float>(static_cast<size_t>(pr.pass.frames), 0.f));
     s.frameMean = s.frameMax;
     s.videoMax.assign(P, 0.f);
+    std::vector<PositiveHistogram> hist(norm == Normalize::Video ? P : 0);
     FrameHeatSource heat(pr.panelStore, P, params.windows, params.preprocess, norm, centres);
     int64_t f = 0;
     std::vector<std::vector<float>> maps;
@@ -366,6 +452,8 @@ struct Explainer::Impl {
               rs += h[x];
               m = std::max(m, h[x]);
             }
+            if (!hist.empty())
+              for (size_t x = r; x < std::min(h.size(), r + w); ++x) hist[p].add(h[x]);
             sum += rs;
           }
           s.frameMax[p].at(static_cast<size_t>(f)) = m;
@@ -373,7 +461,20 @@ struct Explainer::Impl {
           s.videoMax[p] = std::max(s.videoMax[p], m);
         }
       });
-    for (size_t p = 0; p < P; ++p) pr.explanations[p].videoMax = s.videoMax[p];
+    s.videoQuantile.assign(P, 0.f);
+    for (size_t p = 0; p < P; ++p) {
+      Explanation& e = pr.explanations[p];
+      e.videoMax = s.videoMax[p];
+      // The quantile never exceeds the maximum (the bin's upper edge may).
+      if (!hist.empty()) s.videoQuantile[p] = std::min(s.videoMax[p], hist[p].quantile(kVideoQuantile));
+      e.divisor = norm == Normalize::Video ? s.videoQuantile[p] : norm == Normalize::VideoMax ? s.videoMax[p] : 0.f;
+      e.darkFrames = 0;
+      for (size_t f = 0; f < s.frameMax[p].size(); ++f) {
+        const float d = divisor(s, p, static_cast<int64_t>(f), norm);
+        if (!(d > 0) || s.frameMax[p][f] / d < kDarkFrame) ++e.darkFrames;
+      }
+    }
+    emptinessWarnings(pr, norm);
     return s;
   }
 
@@ -381,7 +482,8 @@ struct Explainer::Impl {
   // maximum becomes exactly 1); 0 means the frame has no heat at all.
   static float divisor(const HeatStats& s, size_t p, int64_t f, Normalize norm) {
     switch (norm) {
-      case Normalize::Video: return s.videoMax[p];
+      case Normalize::Video: return s.videoQuantile[p];
+      case Normalize::VideoMax: return s.videoMax[p];
       case Normalize::Frame: return s.frameMax[p][static_cast<size_t>(f)];
       case Normalize::Window: return 1.f;
     }
@@ -508,6 +610,7 @@ nlohmann::json Explainer::Impl::summary(const ExplainRequest& rq, const Prepared
     if (std::find(methods.begin(), methods.end(), p.method) == methods.end()) methods.push_back(p.method);
   j["methods"] = methods;
   j["normalize"] = normalizeName(rq.normalize);
+  if (rq.normalize == Normalize::Video) j["normalize_quantile"] = kVideoQuantile;
   const ClassChoice choice = parseClassChoice(rq.classSpec, d.labels, d.params.labelsFile);
   const std::string chosen = choice.isFixed() ? "given" : choice.topK == 1 ? "top-1 of mean logits"
                                                                           : "top-" + std::to_string(choice.topK) + " of mean logits";
@@ -535,9 +638,12 @@ nlohmann::json Explainer::Impl::summary(const ExplainRequest& rq, const Prepared
                          {"name", e.className},
                          {"score", e.classScore},
                          {"zero_windows", e.zeroWindows},
+                         {"empty_reasons", e.emptyReasons},
+                         {"dark_frames", e.darkFrames},
                          {"video_max", e.videoMax},
                          {"frame_importance", importance[p]}};
     if (e.method == "gradcam++") ej["clamped_alpha_cells"] = e.clampedAlphaCells;
+    if (rq.normalize == Normalize::Video || rq.normalize == Normalize::VideoMax) ej["normalize_divisor"] = e.divisor;
     if (camMethod(e.method).perturbation()) ej["model_passes_per_window"] = e.passesPerWindow;
     if (!pr.panels[p].tag.empty()) ej["tag"] = pr.panels[p].tag;
     if (!rq.heatmapsNpy.empty())
@@ -590,6 +696,10 @@ ExplainResult Explainer::explain(const ExplainRequest& rq, const ProgressCallbac
   // ---- statistics, then the render pass ----
   const Impl::HeatStats stats = d.statistics(pr, rq.normalize);
   result.explanations = pr.explanations;
+  result.warnings = pr.warnings;
+  if (rq.strict && !result.warnings.empty())
+    throw Error(ErrorKind::Strict, rq.input + ": --strict: " + result.warnings.front() +
+                                       (result.warnings.size() > 1 ? " (and " + std::to_string(result.warnings.size() - 1) + " more)" : ""));
   const std::vector<std::vector<float>> importance = Impl::importance(stats, rq.normalize);
   const size_t P = pr.panels.size();
   const auto tRender = Clock::now();
@@ -670,6 +780,7 @@ ExplainResult Explainer::analyse(const ExplainRequest& rq, const WindowVisitor& 
   if (onFrame) {
     const Impl::HeatStats stats = d.statistics(pr, rq.normalize);
     result.explanations = pr.explanations;
+    result.warnings = pr.warnings;
     FrameHeatSource heat(pr.panelStore, P, d.params.windows, d.params.preprocess, rq.normalize, d.centres);
     std::vector<std::vector<float>> maps;
     std::vector<double> prob;

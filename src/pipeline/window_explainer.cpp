@@ -211,8 +211,11 @@ std::vector<WindowMaps> WindowExplainer::explain(const std::vector<const Volume*
     }
     for (auto& w : out) w.methodPasses[mi] = static_cast<double>(passes - before) / static_cast<double>(N);
     maps = maps.to(at::kFloat).cpu().contiguous();
+    const std::vector<EmptyReason> empty =
+        camimpl::emptyReasons(maps, batch.activation, m->info().has(kNeedGradient) ? batch.gradient : at::Tensor());
     for (int64_t i = 0; i < N * K; ++i) {
       WindowMaps& w = out[static_cast<size_t>(i / K)];
+      w.empty.push_back(empty[static_cast<size_t>(i)]);
       w.maps.push_back(modelimpl::toVolume(maps[i], /*dropBatch=*/false));
       w.notes.push_back(i < static_cast<int64_t>(notes.clampedAlphaCells.size()) ? notes.clampedAlphaCells[static_cast<size_t>(i)] : 0);
     }

@@ -31,6 +31,7 @@ struct WindowMaps {
   // (gradcam++'s clamped-α cells).
   std::vector<Volume> maps;
   std::vector<int64_t> notes;
+  std::vector<EmptyReason> empty;     // per map: why it is all zero (None: it has heat)
   // Model passes made for this window: the shared capture (1 forward, plus 1 backward per
   // candidate class when a gradient method runs) is counted in `capturePasses`; the passes of
   // each perturbation method (request order) in `methodPasses` (the window's share of its batch).

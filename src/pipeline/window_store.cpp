@@ -51,6 +51,7 @@ void WindowStore::append(const WindowRecord& r) {
   putVec(file_, r.logits);
   putVec(file_, r.classIds);
   putVec(file_, r.notes);
+  putVec(file_, r.empty);
   putVec(file_, r.scores);
   const int64_t n = static_cast<int64_t>(r.maps.size());
   put(file_, &n, sizeof n);
@@ -73,6 +74,7 @@ bool WindowStore::next(WindowRecord& r) {
   getVec(file_, r.logits);
   getVec(file_, r.classIds);
   getVec(file_, r.notes);
+  getVec(file_, r.empty);
   getVec(file_, r.scores);
   int64_t n = 0;
   get(file_, &n, sizeof n);

@@ -20,6 +20,7 @@ struct WindowRecord {
   std::vector<int> classIds;        // classes whose maps were computed
   std::vector<Volume> maps;         // T'×H'×W'
   std::vector<int64_t> notes;       // per map: gradcam++'s clamped-α cells (0 for other methods)
+  std::vector<int> empty;           // per map: its EmptyReason (0: the map has heat)
   std::vector<double> scores;       // panel store: per map, the class probability of the window
 
   // Position of method `slot`'s map for `classId` in maps, or -1.
