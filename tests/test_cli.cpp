@@ -254,3 +254,12 @@ TEST(Cli, StrictRefusesAnEmptyExplanation) {
   fs::remove(dir() + "/strict.json");
   expectFailure(quote(goodClip()) + m + outs + " --normalize max", 2, {"--normalize 'max'", "video, video-max, window or frame"});
 }
+
+// With --frame-step the stride is checked against the window's span, up front.
+TEST(Cli, StrideLargerThanTheSpanIsRefused) {
+  const std::string m = " --model " + quote(model("red_detector.pt")) + " --out " + quote(dir() + "/span.mp4");
+  expectFailure(quote(goodClip()) + m + " --clip-len 4 --frame-step 2 --stride 8", 2,
+                {"--stride 8 is larger than the window's span of 7 frames"});
+  expectFailure(quote(goodClip()) + m + " --frame-step 0", 2, {"--frame-step must be 1..1000"});
+  expectFailure(quote(goodClip()) + m + " --spatial centre", 2, {"--spatial 'centre'", "crop, full or tiles"});
+}

@@ -51,6 +51,13 @@ TEST(Heatmap, UncropCoversExactlyTheCropFootprint) {
       ASSERT_FLOAT_EQ(src[y * 320 + x], inside ? 1.f : 0.f) << x << "," << y;
     }
 }
+TEST(Heatmap, CropFootprintIsTheUncropsSupport) {
+  const ev::PixelRect r = ev::cropFootprint(ev::centreCropGeometry(320, 240, ev::PreprocessParams{}));
+  EXPECT_EQ(r.x, 54);
+  EXPECT_EQ(r.y, 15);
+  EXPECT_EQ(r.width, 263 - 54 + 1);
+  EXPECT_EQ(r.height, 224 - 15 + 1);
+}
 
 // A single hot crop pixel comes back at the source position it was sampled from.
 TEST(Heatmap, UncropPutsAPointBackWhereItCameFrom) {

@@ -322,3 +322,135 @@ TEST(Pipeline, SpikeWindowDoesNotDarkenTheOtherFrames) {
     }
   }
 }
+
+namespace {
+
+// A red square at the far left of a 320×240 clip, outside the centre crop's footprint
+// (x 54..263), in frames [10, 30) of 40.
+struct EdgeClip {
+  std::string path;
+  evtest::Box box{8, 100, 32, 32};
+  int frames = 40, from = 10, to = 30;
+};
+
+const EdgeClip& edgeClip() {
+  static EdgeClip c = [] {
+    EdgeClip e;
+    e.path = squareClip().dir + "/edge.mp4";
+    ev::VideoWriterOptions o;
+    o.width = 320, o.height = 240, o.fpsNum = 25, o.fpsDen = 1, o.crf = 12;
+    ev::VideoWriter w(e.path, o);
+    for (int i = 0; i < e.frames; ++i) {
+      ev::Frame f;
+      f.width = 320, f.height = 240, f.index = i;
+      f.rgb.resize(320 * 240 * 3);
+      for (int y = 0; y < 240; ++y)
+        for (int x = 0; x < 320; ++x)
+          for (int k = 0; k < 3; ++k)
+            f.rgb[(static_cast<size_t>(y) * 320 + x) * 3 + k] = static_cast<uint8_t>(90 + (x + 2 * y) % 40);
+      if (i >= e.from && i < e.to) evtest::fillRect(f, e.box, 235, 20, 20);
+      w.write(f);
+    }
+    w.close();
+    return e;
+  }();
+  return c;
+}
+
+// Per frame with the square: is the heatmap's peak on it?
+int peaksOnTheSquare(const ev::Volume& h, const EdgeClip& c) {
+  int on = 0;
+  const int64_t H = h.shape[1], W = h.shape[2];
+  for (int f = c.from; f < c.to; ++f) {
+    const float* m = h.ptr() + f * H * W;
+    const auto it = std::max_element(m, m + H * W);
+    on += *it > 0.3f && c.box.contains(static_cast<int>((it - m) % W), static_cast<int>((it - m) / W), 4);
+  }
+  return on;
+}
+
+}  // namespace
+
+// The centre crop cannot see the square: no heat there. --spatial full and tiles see the whole
+// frame and put the peak on the square in every frame that has it.
+TEST(Pipeline, SpatialFullAndTilesSeeTheWholeFrame) {
+  const EdgeClip& c = edgeClip();
+  for (const ev::Spatial s : {ev::Spatial::Crop, ev::Spatial::Full, ev::Spatial::Tiles}) {
+    ev::ExplainParams p = baseParams("spatial_" + ev::spatialName(s));
+    p.input = c.path;
+    p.noVideo = true;
+    p.preprocess.spatial = s;
+    const ev::ExplainResult r = ev::explainVideo(p);
+    const ev::Volume h = ev::readNpy(p.heatmapsNpy);
+    ASSERT_EQ(h.shape, (std::vector<int64_t>{c.frames, 240, 320}));
+    if (s == ev::Spatial::Crop) {
+      EXPECT_EQ(peaksOnTheSquare(h, c), 0);
+      EXPECT_EQ(r.explanations[0].videoMax, 0.f);  // nothing red in the crop
+      continue;
+    }
+    EXPECT_EQ(peaksOnTheSquare(h, c), c.to - c.from) << ev::spatialName(s);
+    if (s == ev::Spatial::Tiles) EXPECT_EQ(r.windows, 4 * 4);  // 4 starts × 2×2 tiles
+    // Frames far from the square's are dark.
+    for (int f : {0, 39}) {
+      const float* m = h.ptr() + f * 240 * 320;
+      EXPECT_LT(*std::max_element(m, m + 240 * 320), 0.02f) << ev::spatialName(s) << " frame " << f;
+    }
+  }
+}
+
+// Outside what the model saw, the rendered video shows the input's own pixels (no colormap),
+// to encoder tolerance; inside, the colormap is blended in.
+TEST(Pipeline, OutsideTheCropTheOutputShowsTheInput) {
+  const EdgeClip& c = edgeClip();
+  ev::ExplainParams p = baseParams("outside");
+  p.input = c.path;
+  p.render.text = false;
+  ev::explainVideo(p);
+  ev::VideoReader in(c.path), out(p.output);
+  ev::Frame a, b;
+  double outside = 0, inside = 0;
+  int64_t nOut = 0, nIn = 0;
+  while (in.read(a) && out.read(b)) {
+    for (int y = 0; y < 200; ++y)  // above the strip
+      for (int x = 0; x < 320; ++x) {
+        const bool seen = x >= 54 && x <= 263 && y >= 15 && y <= 224;
+        const bool edge = x >= 50 && x <= 267 && y >= 11 && y <= 228 && !seen;  // the outline's band
+        if (edge) continue;
+        const size_t i = (static_cast<size_t>(y) * 320 + x) * 3;
+        double d = 0;
+        for (int k = 0; k < 3; ++k) d += std::abs(int(a.rgb[i + k]) - int(b.rgb[i + k]));
+        (seen ? inside : outside) += d / 3, ++(seen ? nIn : nOut);
+      }
+  }
+  ASSERT_GT(nOut, 0);
+  EXPECT_LT(outside / nOut, 3.0);  // the input, as encoded twice
+  EXPECT_GT(inside / nIn, 20.0);   // tinted: jet's blue at alpha 0.5 changes every pixel
+}
+
+// --frame-step 2: windows take every other frame, and every frame, sampled or not, gets heat in
+// time with the square.
+TEST(Pipeline, FrameStepPlacesHeatOnEveryFrame) {
+  ev::ExplainParams p = baseParams("step2");
+  p.noVideo = true;
+  p.windows.clipLen = 8;
+  p.windows.stride = 8;
+  p.windows.frameStep = 2;
+  p.jsonFile = squareClip().dir + "/step2.json";
+  const ev::ExplainResult r = ev::explainVideo(p);
+  const auto& spec = squareClip().spec;
+  EXPECT_EQ(r.frames, spec.frames);
+  std::ifstream js(p.jsonFile);
+  const nlohmann::json j = nlohmann::json::parse(js);
+  EXPECT_EQ(j["windows"][0]["frames"], (std::vector<int64_t>{0, 2, 4, 6, 8, 10, 12, 14}));
+  EXPECT_EQ(j["preprocess"]["frame_step"], 2);
+  const ev::Volume h = ev::readNpy(p.heatmapsNpy);
+  const FrameScore s = scoreHeatmaps(h, spec);
+  // The square's frames, odd ones included: the peak on it. Frames more than 2 away (one
+  // sampled step and its interpolation) from any square frame are dark.
+  EXPECT_EQ(s.peaksInBox, s.presentFrames);
+  const size_t plane = static_cast<size_t>(spec.width * spec.height);
+  for (int f = 0; f < spec.frames; ++f) {
+    if (f >= spec.presentFrom - 2 && f < spec.presentTo + 2) continue;
+    EXPECT_LT(*std::max_element(h.data.begin() + f * plane, h.data.begin() + (f + 1) * plane), 0.02f) << f;
+  }
+}

@@ -94,3 +94,63 @@ TEST(Windows, RejectsBadParameters) {
   p.std[1] = 0;
   EXPECT_THROW(ev::WindowSampler(p, {16, 8}), ev::Error);
 }
+
+// --frame-step k: a window spans (clip-len − 1)·k + 1 frames and takes every k-th.
+TEST(Windows, FrameStepSpansAndSamplesEveryKthFrame) {
+  WindowParams w{4, 3};
+  w.frameStep = 2;
+  EXPECT_EQ(w.span(), 7);
+  EXPECT_EQ(ev::windowStarts(20, w), (std::vector<int64_t>{0, 3, 6, 9, 12, 13}));  // 13 = 20 − 7, end-aligned
+  EXPECT_EQ(ev::windowStarts(5, w), (std::vector<int64_t>{0}));                      // shorter than a span: padded
+  ev::WindowSampler s(smallPre(), w);
+  for (int i = 0; i < 20; ++i) s.push(flatFrame(i, static_cast<uint8_t>(10 * i), 0, 0));
+  s.finish();
+  std::vector<std::vector<int64_t>> frames;
+  ev::Window win;
+  while (s.pop(win)) {
+    frames.push_back(win.frames);
+    // Position t holds frame start + 2t: its red value is 10·(start + 2t).
+    const size_t plane = 8 * 8;
+    for (int t = 0; t < 4; ++t) {
+      const float r = win.input.data[static_cast<size_t>(t) * plane];
+      EXPECT_NEAR(r, (10.f * win.frames[t] / 255.f - 0.5f) / 0.5f, 1e-4) << t;
+    }
+  }
+  ASSERT_EQ(frames.size(), 6u);
+  EXPECT_EQ(frames[1], (std::vector<int64_t>{3, 5, 7, 9}));
+  EXPECT_EQ(frames[5], (std::vector<int64_t>{13, 15, 17, 19}));
+}
+
+// --spatial: tiles cover the resized frame (⌈resize / crop⌉ per axis, evenly from edge to edge),
+// full resizes the whole frame to the crop.
+TEST(Windows, SpatialTilesAndFull) {
+  ev::PreprocessParams p;  // 128×171 → 112×112
+  p.spatial = ev::Spatial::Tiles;
+  const std::vector<ev::CropGeometry> t = ev::cropGeometries(320, 240, p);
+  ASSERT_EQ(t.size(), 4u);
+  EXPECT_EQ(std::make_pair(t[0].cropX, t[0].cropY), std::make_pair(0, 0));
+  EXPECT_EQ(std::make_pair(t[1].cropX, t[1].cropY), std::make_pair(59, 0));
+  EXPECT_EQ(std::make_pair(t[2].cropX, t[2].cropY), std::make_pair(0, 16));
+  EXPECT_EQ(std::make_pair(t[3].cropX, t[3].cropY), std::make_pair(59, 16));
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(t[static_cast<size_t>(i)].tile, i);
+  p.resizeHeight = 112, p.resizeWidth = 112;  // one tile: the crop itself
+  EXPECT_EQ(ev::cropGeometries(320, 240, p).size(), 1u);
+  p = ev::PreprocessParams{};
+  p.spatial = ev::Spatial::Full;
+  const ev::CropGeometry f = ev::centreCropGeometry(320, 240, p);
+  EXPECT_EQ(f.resizeWidth, 112);
+  EXPECT_EQ(f.resizeHeight, 112);
+  EXPECT_EQ(f.cropX, 0);
+  EXPECT_EQ(f.cropY, 0);
+  // The sampler emits one window per tile for each start, in tile order.
+  ev::PreprocessParams small = smallPre();  // 12×16 → 8×8: 2×2 tiles
+  small.spatial = ev::Spatial::Tiles;
+  ev::WindowSampler s(small, {2, 2});
+  for (int i = 0; i < 4; ++i) s.push(flatFrame(i, 100, 0, 0));
+  s.finish();
+  ev::Window w;
+  std::vector<int> tiles;
+  while (s.pop(w)) tiles.push_back(w.geometry.tile);
+  EXPECT_EQ(tiles, (std::vector<int>{0, 1, 2, 3, 0, 1, 2, 3}));
+  EXPECT_THROW(ev::parseSpatial("centre"), ev::Error);
+}

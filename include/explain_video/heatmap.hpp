@@ -32,6 +32,9 @@ Volume upsampleTrilinear(const Volume& v, int64_t T, int64_t H, int64_t W, const
 // through the inverse of resize and crop, zero outside the crop's footprint.
 std::vector<float> uncropToSource(const float* cropMap, const CropGeometry& g);
 
+// The source pixels uncropToSource draws from the crop: the part of the frame the model saw.
+PixelRect cropFootprint(const CropGeometry& g);
+
 // Averages upsampled window maps per frame, in crop space. Windows arrive in order of their
 // first frame; a frame is complete once a window starting after it has arrived (or at the end).
 class HeatmapAccumulator {

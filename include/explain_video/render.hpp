@@ -42,6 +42,10 @@ class Renderer {
  public:
   // `importance` holds one value per frame (drawn as the strip, scaled to its maximum).
   Renderer(const RenderParams& params, std::string label, std::vector<float> importance);
+  // The part of the frame the model saw (default: all of it). Outside it the frame keeps its
+  // own pixels, no colormap, and a thin line marks the region's edge: "not seen" never looks
+  // like "cold".
+  void setSeen(const PixelRect& seen) { seen_ = seen; }
   // heat: frame.height×frame.width values in [0,1]. score: the class probability to print.
   void render(Frame& frame, const float* heat, double score) const;
 
@@ -51,6 +55,7 @@ class Renderer {
   std::string label_;
   std::vector<float> importance_;
   float importanceMax_ = 0.f;
+  PixelRect seen_{0, 0, -1, -1};  // width < 0: the whole frame
   std::vector<uint8_t> lut_;  // the colormap as 256 RGB triples
   // The strip's bars (RGB, stripH×width) and where they are, drawn for the first frame's size.
   mutable std::vector<uint8_t> bars_, barMask_;

@@ -17,6 +17,11 @@ struct Frame {
   double time = 0.0;         // presentation time in seconds from the stream start
 };
 
+// A rectangle of pixels: columns x .. x + width − 1, rows y .. y + height − 1.
+struct PixelRect {
+  int x = 0, y = 0, width = 0, height = 0;
+};
+
 struct VideoInfo {
   std::string path;
   int width = 0;              // after display rotation

@@ -116,7 +116,16 @@ void checkPerturbationParams(const ev::PerturbationParams& q) {
 }
 
 void ExplainArgs::addPreprocessing(boost::program_options::options_description& opts, const char* strideHelp) {
+  namespace po = boost::program_options;
   prep_.add(opts, strideHelp);
+  opts.add_options()
+      ("frame-step", po::value(&p_.windows.frameStep)->default_value(p_.windows.frameStep),
+       "a window takes every k-th frame (mmaction2's frame_interval): it spans (clip-len - 1)*k + 1 frames, "
+       "--stride counts source frames, and every spanned frame gets heat")
+      ("spatial", po::value(&spatial_)->default_value(spatial_),
+       "what the model sees: crop (the centre crop; the rest of the frame keeps its own pixels, outlined), full "
+       "(the whole frame resized to --crop, aspect changed) or tiles (crops covering the resized frame, each "
+       "explained, class from their mean logits, heat averaged where they overlap)");
 }
 
 void ExplainArgs::addRendering(boost::program_options::options_description& opts) {
@@ -134,6 +143,9 @@ void ExplainArgs::apply() {
   checkPerturbationParams(p_.perturbation);
   p_.normalize = ev::parseNormalize(normalize_);
   prep_.apply();
+  p_.preprocess.spatial = ev::parseSpatial(spatial_);
+  if (p_.windows.frameStep < 1 || p_.windows.frameStep > 1000)
+    throw ev::Error(ev::ErrorKind::Usage, "--frame-step must be 1..1000, not " + std::to_string(p_.windows.frameStep));
   p_.render.strip = !noStrip_;
   ev::checkRenderParams(p_.render);
   ev::WindowSampler validate(p_.preprocess, p_.windows);  // checks sizes, clip length, stride

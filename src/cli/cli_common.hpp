@@ -60,7 +60,7 @@ class ExplainArgs {
  private:
   ev::ExplainParams& p_;
   PreprocessArgs prep_;
-  std::string method_ = "gradcam++", normalize_ = "video";
+  std::string method_ = "gradcam++", normalize_ = "video", spatial_ = "crop";
   bool noStrip_ = false;
 };
 

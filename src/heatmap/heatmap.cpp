@@ -73,6 +73,27 @@ Volume upsampleTrilinear(const Volume& v, int64_t T, int64_t H, int64_t W, const
   return out;
 }
 
+PixelRect cropFootprint(const CropGeometry& g) {
+  // The `in` rule of uncropToSource: resized coordinate (x + 0.5)·s − 0.5 − offset within
+  // [−0.5, crop − 0.5).
+  auto span = [](int n, double scale, int offset, int cropN, int& first, int& count) {
+    first = -1, count = 0;
+    for (int x = 0; x < n; ++x) {
+      const double c = (x + 0.5) * scale - 0.5 - offset;
+      if (c >= -0.5 && c < cropN - 0.5) {
+        if (first < 0) first = x;
+        ++count;
+      }
+    }
+    if (first < 0) first = 0;
+  };
+  PixelRect r;
+  if (g.sourceWidth <= 0 || g.sourceHeight <= 0) return r;
+  span(g.sourceWidth, static_cast<double>(g.resizeWidth) / g.sourceWidth, g.cropX, g.cropWidth, r.x, r.width);
+  span(g.sourceHeight, static_cast<double>(g.resizeHeight) / g.sourceHeight, g.cropY, g.cropHeight, r.y, r.height);
+  return r;
+}
+
 std::vector<float> uncropToSource(const float* cropMap, const CropGeometry& g) {
   const int W = g.sourceWidth, H = g.sourceHeight, cw = g.cropWidth, ch = g.cropHeight;
   std::vector<float> out(static_cast<size_t>(W) * H, 0.f);

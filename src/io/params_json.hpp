@@ -15,7 +15,9 @@ inline nlohmann::json preprocessJson(const PreprocessParams& p, const WindowPara
           {"std", p.std},
           {"channel_order", p.bgr ? "BGR" : "RGB"},
           {"clip_len", w.clipLen},
-          {"stride", w.stride}};
+          {"stride", w.stride},
+          {"frame_step", w.frameStep},
+          {"spatial", spatialName(p.spatial)}};
 }
 
 }  // namespace ev

@@ -316,6 +316,10 @@ struct Explainer::Impl {
         wj["first_frame"] = r.frames.front();
         wj["last_frame"] = r.frames.back();
         wj["frames"] = r.frames;
+        if (params.preprocess.spatial == Spatial::Tiles) {
+          wj["tile"] = r.geometry.tile;
+          wj["crop"] = {{"x", r.geometry.cropX}, {"y", r.geometry.cropY}, {"width", r.geometry.cropWidth}, {"height", r.geometry.cropHeight}};
+        }
         wj["logits"] = r.logits;
         wj["class_score"] = prob.at(static_cast<size_t>(out.classes.front()));
         nlohmann::json top = nlohmann::json::array();
@@ -510,9 +514,11 @@ Explainer::Explainer(const ExplainerParams& p) {
   if (p.model.empty()) throw Error(ErrorKind::Usage, "--model is required");
   // Frames between two windows would get no heatmap: refused before any work. (Training's
   // validation windows may skip frames; they do not come through here.)
-  if (p.windows.stride > p.windows.clipLen && p.windows.clipLen >= 1)
-    throw Error(ErrorKind::Usage, "--stride " + std::to_string(p.windows.stride) + " is larger than --clip-len " +
-                                      std::to_string(p.windows.clipLen) + ": the frames between windows would not be explained");
+  if (p.windows.stride > p.windows.span() && p.windows.clipLen >= 1 && p.windows.frameStep >= 1)
+    throw Error(ErrorKind::Usage, "--stride " + std::to_string(p.windows.stride) + " is larger than " +
+                                      (p.windows.frameStep == 1 ? "--clip-len " + std::to_string(p.windows.clipLen)
+                                                                : "the window's span of " + std::to_string(p.windows.span()) + " frames") +
+                                      ": the frames between windows would not be explained");
   std::vector<std::string> labels = p.labelsFile.empty() ? std::vector<std::string>{} : readLabels(p.labelsFile);
   const auto t0 = Clock::now();
   impl_ = std::make_unique<Impl>(p);
@@ -709,7 +715,17 @@ ExplainResult Explainer::explain(const ExplainRequest& rq, const ProgressCallbac
     if (npy) npy->begin(result.frames, pr.pass.info.height, pr.pass.info.width);
     if (mp4) {
       reader = std::make_unique<FrameStream>(rq.input, 4);
-      mp4->begin(reader->info(), pr.panels, importance, rq.render, rq.crf, rq.preset);
+      const VideoInfo& vi = reader->info();
+      // What the model saw: the bounding box of its crops (tiles cover the resized frame).
+      PixelRect seen{vi.width, vi.height, 0, 0};
+      int x1 = 0, y1 = 0;
+      for (const CropGeometry& g : cropGeometries(vi.width, vi.height, d.params.preprocess)) {
+        const PixelRect r = cropFootprint(g);
+        seen.x = std::min(seen.x, r.x), seen.y = std::min(seen.y, r.y);
+        x1 = std::max(x1, r.x + r.width), y1 = std::max(y1, r.y + r.height);
+      }
+      seen.width = x1 - seen.x, seen.height = y1 - seen.y;
+      mp4->begin(vi, seen, pr.panels, importance, rq.render, rq.crf, rq.preset);
     }
     Frame frame;
     std::vector<std::vector<float>> maps;

@@ -4,6 +4,7 @@
 // no later window can reach it. Used by the statistics pass and the render pass.
 #pragma once
 #include <map>
+#include <numeric>
 #include <vector>
 
 #include "explain_video/explain.hpp"
@@ -24,16 +25,24 @@ class FrameHeatSource {
 
  private:
   void addPending();
+  HeatmapAccumulator& acc(size_t panel, int tile) { return acc_.at(panel * tiles_ + static_cast<size_t>(tile)); }
 
   WindowStore& store_;
   size_t panels_;
   int clipLen_;
+  int frameStep_;
   PreprocessParams pre_;
   Normalize norm_;
   CellCentres centres_;
   std::vector<int64_t> cellsH_, cellsW_;  // per panel: its maps' H'×W'
+  // acc_[p·tiles + tile]: with --spatial tiles every crop is accumulated on its own, then put
+  // back onto the frame with its own geometry and averaged where crops overlap, each weighted
+  // by its distance to its own edge (weight_), so that no seam shows where a crop ends.
+  size_t tiles_ = 1;
   std::vector<HeatmapAccumulator> acc_;
-  CropGeometry geometry_;
+  std::vector<CropGeometry> geometry_;
+  std::vector<std::vector<float>> weight_;  // per tile: its weight at each source pixel
+  std::vector<float> weightSum_;
   WindowRecord pending_;
   bool more_ = false;
   std::map<int64_t, std::pair<std::vector<double>, int>> probs_;  // per frame: Σ per panel, windows

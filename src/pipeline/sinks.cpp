@@ -107,7 +107,7 @@ Mp4Sink::~Mp4Sink() = default;
 
 void Mp4Sink::encode(Frame& frame) { encoder_->push(frame); }
 
-void Mp4Sink::begin(const VideoInfo& info, const std::vector<Panel>& panels,
+void Mp4Sink::begin(const VideoInfo& info, const PixelRect& seen, const std::vector<Panel>& panels,
                     const std::vector<std::vector<float>>& importance, const RenderParams& render, int crf,
                     const std::string& preset) {
   panels_ = panels;
@@ -115,8 +115,10 @@ void Mp4Sink::begin(const VideoInfo& info, const std::vector<Panel>& panels,
   inputTitle_ = "input";
   if (std::all_of(panels.begin(), panels.end(), [&](const Panel& p) { return p.classId == panels.front().classId; }))
     inputTitle_ += ": " + panels.front().className;
-  for (size_t p = 0; p < panels.size(); ++p)
+  for (size_t p = 0; p < panels.size(); ++p) {
     renderers_.push_back(std::make_unique<Renderer>(render, panels[p].title, importance.at(p)));
+    renderers_.back()->setSeen(seen);
+  }
   VideoWriterOptions wo;
   wo.width = info.width;
   wo.height = info.height;

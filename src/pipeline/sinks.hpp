@@ -38,7 +38,8 @@ class Mp4Sink : public Sink {
   ~Mp4Sink() override;
   const std::string& path() const { return out_.target(); }
   // Opens the encoder for frames of `info`'s size (the grid's with several panels).
-  void begin(const VideoInfo& info, const std::vector<Panel>& panels, const std::vector<std::vector<float>>& importance,
+  // `seen`: the part of the frame the model saw (Renderer::setSeen).
+  void begin(const VideoInfo& info, const PixelRect& seen, const std::vector<Panel>& panels, const std::vector<std::vector<float>>& importance,
              const RenderParams& render, int crf, const std::string& preset);
   // `frame` is the decoded frame (drawn on); heat[p] its heatmap in [0,1] for panel p.
   void frame(Frame& frame, const std::vector<std::vector<float>>& heat, const std::vector<double>& prob);

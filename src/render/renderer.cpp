@@ -110,16 +110,28 @@ void Renderer::render(Frame& frame, const float* heat, double score) const {
   int colour[256][3];
   for (int v = 0; v < 256; ++v)
     for (int k = 0; k < 3; ++k) colour[v][k] = lut_[3 * static_cast<size_t>(v) + k] * ia + 128;
-  const size_t pixels = static_cast<size_t>(frame.width) * frame.height;
+  // Only the region the model saw is tinted.
+  const bool whole = seen_.width < 0 ||
+                     (seen_.x <= 0 && seen_.y <= 0 && seen_.x + seen_.width >= frame.width && seen_.y + seen_.height >= frame.height);
+  const int x0 = whole ? 0 : std::clamp(seen_.x, 0, frame.width), x1 = whole ? frame.width : std::clamp(seen_.x + seen_.width, 0, frame.width);
+  const int y0 = whole ? 0 : std::clamp(seen_.y, 0, frame.height), y1 = whole ? frame.height : std::clamp(seen_.y + seen_.height, 0, frame.height);
   uint8_t* px = frame.rgb.data();
-  for (size_t i = 0; i < pixels; ++i) {
-    const float h = heat[i] * 255.f;
-    const int q = h >= 255.f ? 255 : h > 0.f ? static_cast<int>(h + 0.5f) : 0;
-    const int* c = colour[q];
-    uint8_t* p = px + 3 * i;
-    p[0] = static_cast<uint8_t>((p[0] * ib + c[0]) >> 8);
-    p[1] = static_cast<uint8_t>((p[1] * ib + c[1]) >> 8);
-    p[2] = static_cast<uint8_t>((p[2] * ib + c[2]) >> 8);
+  for (int y = y0; y < y1; ++y)
+    for (int x = x0; x < x1; ++x) {
+      const size_t i = static_cast<size_t>(y) * frame.width + x;
+      const float h = heat[i] * 255.f;
+      const int q = h >= 255.f ? 255 : h > 0.f ? static_cast<int>(h + 0.5f) : 0;
+      const int* c = colour[q];
+      uint8_t* p = px + 3 * i;
+      p[0] = static_cast<uint8_t>((p[0] * ib + c[0]) >> 8);
+      p[1] = static_cast<uint8_t>((p[1] * ib + c[1]) >> 8);
+      p[2] = static_cast<uint8_t>((p[2] * ib + c[2]) >> 8);
+    }
+  if (!whole && x1 > x0 && y1 > y0) {
+    // The edge of what the model saw: a light grey line just outside the region, 1 px per
+    // 480 lines of frame height.
+    const int t = std::max(1, frame.height / 480);
+    cv::rectangle(img, cv::Rect(x0 - t, y0 - t, x1 - x0 + 2 * t, y1 - y0 + 2 * t), cv::Scalar(200, 200, 200), t);
   }
 
   const double unit = std::max(0.35, frame.height / 480.0);  // text and strip scale with the frame
