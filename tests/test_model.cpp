@@ -3,6 +3,8 @@
 // eager nn.Module, for scripted and traced exports of the same weights.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -23,6 +25,9 @@ std::string file(const std::string& name) { return kDir + "/" + name; }
 // a module that computes nothing (C3D's nn.Identity placeholders for batch norm), so with
 // `traced` those must show no output shape.
 size_t checkLayerTable(const std::vector<ev::LayerInfo>& layers, const std::string& reference, bool traced) {
+  // Python lists in registration order, the tool in forward order: matched by name.
+  std::map<std::string, const ev::LayerInfo*> byName;
+  for (const ev::LayerInfo& l : layers) byName[l.name] = &l;
   std::ifstream in(reference);
   std::string line;
   size_t i = 0;
@@ -33,16 +38,17 @@ size_t checkLayerTable(const std::vector<ev::LayerInfo>& layers, const std::stri
     std::vector<int64_t> shape;
     int64_t d;
     while (ls >> d) shape.push_back(d);
-    if (i >= layers.size()) {
-      ADD_FAILURE() << reference << ": more layers than the model lists (" << name << ")";
-      return i;
+    const auto it = byName.find(name);
+    if (it == byName.end()) {
+      ADD_FAILURE() << reference << ": the model does not list " << name;
+      continue;
     }
-    EXPECT_EQ(layers[i].name, name);
-    EXPECT_EQ(layers[i].type, type);
+    const ev::LayerInfo& l = *it->second;
+    EXPECT_EQ(l.type, type) << name;
     if (traced && type == "Identity")
-      EXPECT_TRUE(layers[i].outputShape.empty()) << name;
+      EXPECT_TRUE(l.outputShape.empty()) << name;
     else
-      EXPECT_EQ(layers[i].outputShape, shape) << name;
+      EXPECT_EQ(l.outputShape, shape) << name;
     ++i;
   }
   EXPECT_EQ(i, layers.size()) << reference;
@@ -250,25 +256,36 @@ TEST(ModelLayers, ListLayersPlainExplicit) {
 TEST(ModelLayers, ControlFlowLayersHaveEmptyShape) {
   ev::Model model(file("cap_control_scripted.pt"), 1);
   auto layers = model.listLayers({1, 3, 4, 16, 16});
+  // Forward order: the calls the probe sees, then (registration order) those inside control flow.
   ASSERT_EQ(layers.size(), 4u);
   EXPECT_EQ(layers[0].name, "conv_a");
   EXPECT_EQ(layers[0].outputShape, (std::vector<int64_t>{1, 4, 4, 16, 16}));
-  EXPECT_EQ(layers[1].name, "branch");
-  EXPECT_TRUE(layers[1].outputShape.empty());
-  EXPECT_EQ(layers[2].name, "looped");
+  EXPECT_EQ(layers[1].outputShape, (std::vector<int64_t>{1, 10}));
+  EXPECT_EQ(layers[2].name, "branch");
   EXPECT_TRUE(layers[2].outputShape.empty());
-  EXPECT_EQ(layers[3].outputShape, (std::vector<int64_t>{1, 10}));
+  EXPECT_EQ(layers[3].name, "looped");
+  EXPECT_TRUE(layers[3].outputShape.empty());
   EXPECT_EQ(model.defaultLayer({1, 3, 4, 16, 16}), "conv_a");
 }
 
 TEST(ModelLayers, DefaultLayer) {
   // Last 5D output (more than one T×H×W cell, so not avgpool's 1×1×1) in call order; among
-  // modules sharing that value the outermost wins.
+  // modules sharing that value the innermost called once wins: the Sequential's last pool,
+  // not the Sequential; the residual stage's last block, not the stage, nor the block's ReLU
+  // module (called twice in the block).
   for (const char* kind : {"_scripted.pt", "_traced.pt"}) {
     ev::Model plain(file(std::string("cap_plain") + kind), 1);
-    EXPECT_EQ(plain.defaultLayer({1, 3, 4, 16, 16}), "features") << kind;
+    EXPECT_EQ(plain.defaultLayer({1, 3, 4, 16, 16}), "features.5") << kind;
     ev::Model residual(file(std::string("cap_residual") + kind), 1);
-    EXPECT_EQ(residual.defaultLayer({1, 3, 4, 16, 16}), "layer1") << kind;
+    EXPECT_EQ(residual.defaultLayer({1, 3, 4, 16, 16}), "layer1.1") << kind;
+    // Forward order: a container before its children, children in call order, the never-called
+    // submodule last.
+    std::vector<std::string> names;
+    for (const ev::LayerInfo& l : plain.listLayers({1, 3, 4, 16, 16})) names.push_back(l.name);
+    EXPECT_EQ(names, (std::vector<std::string>{"features", "features.0", "features.1", "features.2", "features.3",
+                                               "features.4", "features.5", "classifier", "classifier.0",
+                                               "classifier.1", "classifier.2", "classifier.3", "unused"}))
+        << kind;
     ev::Model tuple(file(std::string("cap_tuple") + kind), 1);
     EXPECT_EQ(tuple.defaultLayer({1, 3, 4, 16, 16}), "relu") << kind;
   }
@@ -466,7 +483,7 @@ TEST_P(ZooModel, CaptureMatchesAutograd) {
   checkAgainstReference(base, base + std::get<1>(GetParam()));
 }
 
-// The default layer is the last 5D block (layer4 of the video ResNets; pool5 of C3D), and
+// The default layer is the last 5D block (the ReLU ending layer4's last block of the video ResNets, the leaf whose output layer4 returns; pool5 of C3D), and
 // the layer table matches Python's hooks.
 TEST_P(ZooModel, DefaultLayerAndLayerTable) {
   const std::string base = std::get<0>(GetParam());
@@ -474,7 +491,7 @@ TEST_P(ZooModel, DefaultLayerAndLayerTable) {
   const std::vector<int64_t> shape = c3d ? std::vector<int64_t>{1, 3, 16, 112, 112} : std::vector<int64_t>{1, 3, 8, 32, 32};
   const bool traced = std::string(std::get<1>(GetParam())) == "_traced.pt";
   ev::Model model(file(base + std::get<1>(GetParam())), 1);
-  EXPECT_EQ(model.defaultLayer(shape), c3d ? "pool5" : "layer4");
+  EXPECT_EQ(model.defaultLayer(shape), c3d ? "pool5" : "layer4.1.relu");
   EXPECT_GT(checkLayerTable(model.listLayers(shape), file(base + ".layers.txt"), traced), 10u);
 }
 

@@ -62,11 +62,11 @@ struct Arch {
 
 const Arch kArchs[] = {
     {"zoo_r3d_18", "--preset kinetics --clip-len 8 --stride 6 --resize 36x48 --crop 32x32",
-     "models/kinetics400_labels.txt", "layer4"},
+     "models/kinetics400_labels.txt", "layer4.1.relu"},
     {"zoo_mc3_18", "--preset kinetics --clip-len 8 --stride 6 --resize 36x48 --crop 32x32",
-     "models/kinetics400_labels.txt", "layer4"},
+     "models/kinetics400_labels.txt", "layer4.1.relu"},
     {"zoo_r2plus1d_18", "--preset kinetics --clip-len 8 --stride 6 --resize 36x48 --crop 32x32",
-     "models/kinetics400_labels.txt", "layer4"},
+     "models/kinetics400_labels.txt", "layer4.1.relu"},
     {"zoo_c3d", "--preset c3d-sports1m --stride 8", "models/sports1m_labels.txt", "pool5"},
 };
 
@@ -128,8 +128,14 @@ TEST(ZooCliLayers, ListLayersOfR3D) {
   EXPECT_EQ(rows["layer1"].second, "1x64x8x16x16");
   EXPECT_EQ(rows["layer2"].second, "1x128x4x8x8");
   EXPECT_EQ(rows["layer3.0.downsample.0"], std::make_pair(std::string("Conv3d"), std::string("1x256x2x4x4")));
-  EXPECT_EQ(rows["layer4"], std::make_pair(std::string("Sequential"), std::string("1x512x1x2x2   <- default layer")));
+  EXPECT_EQ(rows["layer4"], std::make_pair(std::string("Sequential"), std::string("1x512x1x2x2")));
   EXPECT_EQ(rows["layer4.1"], std::make_pair(std::string("BasicBlock"), std::string("1x512x1x2x2")));
+  EXPECT_EQ(rows["layer4.1.relu"], std::make_pair(std::string("ReLU"), std::string("1x512x1x2x2   <- default layer")));
+  // Forward order: the stem first, the head last, each block before its children.
+  EXPECT_LT(r.out.find("\nstem "), r.out.find("\nlayer1 "));
+  EXPECT_LT(r.out.find("\nlayer4 "), r.out.find("\nlayer4.0 "));
+  EXPECT_LT(r.out.find("\nlayer4.1.relu "), r.out.find("\navgpool "));
+  EXPECT_LT(r.out.find("\navgpool "), r.out.find("\nfc "));
   EXPECT_EQ(rows["layer4.1.conv2.0"], std::make_pair(std::string("Conv3DSimple"), std::string("1x512x1x2x2")));
   EXPECT_EQ(rows["avgpool"], std::make_pair(std::string("AdaptiveAvgPool3d"), std::string("1x512x1x1x1")));
   EXPECT_EQ(rows["fc"], std::make_pair(std::string("Linear"), std::string("1x400")));

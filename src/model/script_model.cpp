@@ -6,6 +6,7 @@
 #include <torch/csrc/jit/passes/peephole.h>
 
 #include <algorithm>
+#include <limits>
 #include <filesystem>
 #include <unordered_map>
 
@@ -136,6 +137,7 @@ ScriptModel::Probe ScriptModel::runProbe(const std::vector<int64_t>& inputShape)
   const auto& elems = result.toTupleRef().elements();
   for (size_t k = 0; k < probe_->paths.size(); ++k) {
     const auto& p = probe_->paths[k];
+    ++probe.calls[p];
     auto it = probe.order.find(p);
     if (it != probe.order.end() && it->second > probe_->order[k]) continue;  // keep the last call
     probe.order[p] = probe_->order[k];
@@ -144,9 +146,13 @@ ScriptModel::Probe ScriptModel::runProbe(const std::vector<int64_t>& inputShape)
   return probe;
 }
 
+// In forward order: by the position of each submodule's output in the inlined forward graph,
+// a container at its first called descendant's position and before it (a tree in call order);
+// those forward() never calls last, in registration order.
 std::vector<LayerInfo> ScriptModel::listLayers(const std::vector<int64_t>& inputShape) {
   auto probe = runProbe(inputShape);
   std::vector<LayerInfo> layers;
+  std::vector<std::pair<int64_t, size_t>> key;  // (order or max, depth)
   for (const auto& nm : module_.named_modules()) {
     if (nm.name.empty()) continue;
     LayerInfo info;
@@ -156,16 +162,28 @@ std::vector<LayerInfo> ScriptModel::listLayers(const std::vector<int64_t>& input
     auto it = probe.out.find(nm.name);
     if (it != probe.out.end() && it->second.defined())
       info.outputShape.assign(it->second.sizes().begin(), it->second.sizes().end());
+    const auto ord = probe.order.find(nm.name);
+    key.emplace_back(ord != probe.order.end() ? ord->second : std::numeric_limits<int64_t>::max(),
+                     static_cast<size_t>(std::count(nm.name.begin(), nm.name.end(), '.')));
     layers.push_back(std::move(info));
   }
-  return layers;
+  for (size_t i = 0; i < layers.size(); ++i)
+    for (size_t j = 0; j < layers.size(); ++j)
+      if (layers[j].name.rfind(layers[i].name + ".", 0) == 0) key[i].first = std::min(key[i].first, key[j].first);
+  std::vector<size_t> idx(layers.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return key[a] < key[b]; });
+  std::vector<LayerInfo> sorted;
+  for (size_t i : idx) sorted.push_back(std::move(layers[i]));
+  return sorted;
 }
 
 // Rule: among submodules whose (last-call) output is 5D with more than one T×H×W cell (a
 // global pool's N×C×1×1×1 is no map), take the one whose output value is produced last in the
 // fully inlined forward graph. Nested modules that return their last child's output share one
-// value (r3d_18: layer4, layer4.1, layer4.1.relu); then the outermost (shortest path) wins, so
-// the answer is "layer4".
+// value (a Sequential and its last pool; r3d_18: layer4, layer4.1, layer4.1.relu); then the
+// innermost that forward() calls exactly once wins (the pool, not the Sequential; layer4.1, not
+// its ReLU module, which the block calls twice), else the outermost.
 std::string ScriptModel::defaultLayer(const std::vector<int64_t>& inputShape) {
   auto probe = runProbe(inputShape);
   std::string best;
@@ -174,8 +192,15 @@ std::string ScriptModel::defaultLayer(const std::vector<int64_t>& inputShape) {
     if (!t.defined() || t.dim() != 5 || t.size(2) * t.size(3) * t.size(4) <= 1) continue;
     int64_t order = probe.order[name];
     auto depth = [](const std::string& s) { return std::count(s.begin(), s.end(), '.'); };
-    if (order > bestOrder ||
-        (order == bestOrder && (depth(name) < depth(best) || (depth(name) == depth(best) && name < best)))) {
+    // Same value: once-called beats called-more-often, then deeper beats shallower among the
+    // once-called (shallower among the others), then the name.
+    auto better = [&](const std::string& a, const std::string& b) {
+      const bool oa = probe.calls[a] == 1, ob = probe.calls[b] == 1;
+      if (oa != ob) return oa;
+      if (depth(a) != depth(b)) return oa ? depth(a) > depth(b) : depth(a) < depth(b);
+      return a < b;
+    };
+    if (order > bestOrder || (order == bestOrder && better(name, best))) {
       best = name;
       bestOrder = order;
     }

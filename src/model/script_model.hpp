@@ -102,6 +102,7 @@ class ScriptModel {
   struct Probe {
     std::map<std::string, at::Tensor> out;
     std::map<std::string, int64_t> order;
+    std::map<std::string, int> calls;  // how many times forward() calls the submodule
   };
   Probe runProbe(const std::vector<int64_t>& inputShape);
   // The graph function of `mode` at `layer`, built once per layer (Leaf: captureFns_, Head:
