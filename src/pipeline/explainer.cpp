@@ -28,6 +28,7 @@
 #include "pipeline/streams.hpp"
 #include "pipeline/window_explainer.hpp"
 #include "pipeline/window_store.hpp"
+#include "util/plural.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -103,8 +104,8 @@ struct Explainer::Impl {
 
   void checkLabels(size_t numClasses) const {
     if (!labels.empty() && labels.size() != numClasses)
-      throw Error(ErrorKind::Usage, params.labelsFile + ": " + std::to_string(labels.size()) +
-                                        " names, but the model has " + std::to_string(numClasses) + " classes");
+      throw Error(ErrorKind::Usage, params.labelsFile + ": " + plural(labels.size(), "name") +
+                                        ", but the model has " + plural(numClasses, "class"));
   }
 
   // decode → windows → capture → maps. `only` (when non-null) restricts the model to those
@@ -243,7 +244,7 @@ struct Explainer::Impl {
     out.classes = choice.resolve(out.meanLogits, &clipped);
     if (clipped)
       out.warnings.push_back("--class top" + std::to_string(choice.topK) + ": the model has only " +
-                             std::to_string(out.meanLogits.size()) + " classes; explaining " +
+                             plural(out.meanLogits.size(), "class") + "; explaining " +
                              std::to_string(out.classes.size()));
 
     // ---- re-explain (only if needed): windows whose candidates missed an explained class ----
@@ -332,8 +333,8 @@ struct Explainer::Impl {
     for (const Explanation& e : out.explanations)
       if (e.zeroWindows > 0)
         out.warnings.push_back(e.method + " for '" + e.className + "': the map is all zero in " +
-                               std::to_string(e.zeroWindows) + " of " + std::to_string(out.windows) +
-                               " windows" + (e.zeroWindows == out.windows ? " (the whole explanation is empty)" : ""));
+                               std::to_string(e.zeroWindows) + " of " + plural(out.windows, "window") +
+                               (e.zeroWindows == out.windows ? " (the whole explanation is empty)" : ""));
   }
 
   // Per panel: every frame's maximum and mean heat, and the video's maximum.
