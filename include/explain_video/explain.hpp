@@ -22,6 +22,7 @@ class Model;
 enum class Normalize { Video, Window, Frame };
 Normalize parseNormalize(const std::string& name);  // "video" | "window" | "frame"
 std::string normalizeName(Normalize n);
+std::vector<std::string> normalizeNames();  // every name parseNormalize takes, for --help
 
 // What an Explainer is loaded with: the model and how windows are cut and fed to it.
 struct ExplainerParams {

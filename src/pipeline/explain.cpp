@@ -25,6 +25,8 @@ std::string normalizeName(Normalize n) {
   return n == Normalize::Video ? "video" : n == Normalize::Window ? "window" : "frame";
 }
 
+std::vector<std::string> normalizeNames() { return {"video", "window", "frame"}; }
+
 std::string defaultOutputPath(const std::string& input) {
   const fs::path in(input);
   return (in.parent_path() / (in.stem().string() + ".explained.mp4")).string();
