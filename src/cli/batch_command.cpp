@@ -168,8 +168,8 @@ int runEvalMerge(int argc, char** argv) {
                  "every number recomputed from the per-window records.\n\n"
               << opts
               << examplesSection({
-                     "explain-video eval clips -m models/c3d_small_synth.pt --del-steps 0 --shard 0/2 --json eval.0.json",
-                     "explain-video eval clips -m models/c3d_small_synth.pt --del-steps 0 --shard 1/2 --json eval.1.json",
+                     "explain-video eval clips -m models/c3d_small_synth.pt --curve-steps 0 --del-steps 0 --shard 0/2 --json eval.0.json",
+                     "explain-video eval clips -m models/c3d_small_synth.pt --curve-steps 0 --del-steps 0 --shard 1/2 --json eval.1.json",
                      "explain-video eval-merge eval.0.json eval.1.json --json eval.json",
                  });
     return kOk;

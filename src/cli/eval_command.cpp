@@ -113,11 +113,12 @@ int runEval(int argc, char** argv) {
                      "# without the threshold curve and deletion/insertion (the slow part)",
                      "explain-video eval clips/synth_move_up.mp4 --model models/c3d_small_synth.pt --labels models/labels.txt \\",
                      "    --curve-steps 0 --del-steps 0",
-                     "# Three methods on a benchmark split, as JSON, CSV and plots",
+                     "# Three methods on a benchmark clip, coarser curves, as JSON, CSV and plots",
                      "explain-video synth --out data --split test --clips-per-class 1",
-                     "explain-video eval data/test -m models/c3d_small_synth.pt --methods gradcam++,gradcam,layercam \\",
-                     "    --curve-steps 3 --del-steps 0 --json eval.json --csv-dir eval_csv --plots eval_plots",
-                     "# One of two shards (join the shards' JSON with explain-video eval-merge)",
+                     "explain-video eval data/test/clip_000000.mp4 -m models/c3d_small_synth.pt --methods gradcam++,gradcam,layercam \\",
+                     "    --curve-steps 5 --del-steps 4 --json eval.json --csv-dir eval_csv --plots eval_plots",
+                     "# A whole split (a folder with index.json), one of two shards; join the shards' JSON with",
+                     "# explain-video eval-merge",
                      "explain-video eval data/test -m models/c3d_small_synth.pt --curve-steps 0 --del-steps 0 --shard 0/2 --json eval.0.json",
                  });
     return kOk;

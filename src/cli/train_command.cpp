@@ -175,20 +175,20 @@ int runTraining(int argc, char** argv, bool distill) {
       std::cout << examplesSection({
           "# A c3d-tiny student from the shipped teacher, with the Grad-CAM++ explanation loss",
           "/usr/bin/python3 scripts/export_c3d.py --arch c3d-tiny --norm --out student_init.pt",
-          "explain-video synth --out data --split train,test --clips-per-class 2",
+          "explain-video synth --out data --split train,test --clips-per-class 1",
           "explain-video distill --teacher models/c3d_small_synth.pt --model student_init.pt --data data/train \\",
-          "    --out student.pt --loss ce,kd,exp:10 --optimizer adam --lr 2e-3 --epochs 2",
+          "    --out student.pt --loss ce,kd,exp:10 --optimizer adam --lr 2e-3 --epochs 1",
           "explain-video accuracy --model student.pt --data data/test",
       });
     else
       std::cout << examplesSection({
           "# A small C3D on a small benchmark, keeping the epoch of the best validation accuracy",
           "/usr/bin/python3 scripts/export_c3d.py --arch c3d-small --norm --out init.pt",
-          "explain-video synth --out data --clips-per-class 2",
-          "explain-video train --model init.pt --data data/train --val data/val --out trained.pt --epochs 3",
-          "# Stop after one epoch of four, then continue from the checkpoint",
-          "explain-video train --model init.pt --data data/train --out part.pt --epochs 4 --stop-after-epoch 1",
-          "explain-video train --model init.pt --data data/train --out part.pt --epochs 4 --resume part.pt.ckpt",
+          "explain-video synth --out data --clips-per-class 1",
+          "explain-video train --model init.pt --data data/train --val data/val --out trained.pt --epochs 2",
+          "# Stop after one epoch of two, then continue from the checkpoint",
+          "explain-video train --model init.pt --data data/train --out part.pt --epochs 2 --stop-after-epoch 1",
+          "explain-video train --model init.pt --data data/train --out part.pt --epochs 2 --resume part.pt.ckpt",
           "explain-video accuracy --model trained.pt --data data/test",
       });
     return kOk;
