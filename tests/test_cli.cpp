@@ -15,6 +15,7 @@
 
 #include "cli_runner.hpp"
 #include "explain_video/cam.hpp"
+#include "explain_video/error.hpp"
 #include "explain_video/explain.hpp"
 #include "explain_video/render.hpp"
 #include "explain_video/video.hpp"
@@ -224,6 +225,29 @@ TEST(Cli, HelpOfEveryCommand) {
   for (const auto& i : ev::camMethods()) EXPECT_NE(b.out.find("  " + i.name + " "), std::string::npos) << i.name;
   EXPECT_NE(runCli("train --help").out.find("--momentum X (=0.9)"), std::string::npos);
   EXPECT_NE(runCli("eval --help").out.find("--pointing-tolerance X (=0.1)"), std::string::npos);
+}
+
+// --help lists ev::normalizeNames(): they are exactly the names parseNormalize takes (its error
+// for an unknown name lists them, "choose a, b or c").
+TEST(Cli, NormalizeNamesAreTheParsersNames) {
+  std::string msg;
+  try {
+    ev::parseNormalize("nosuch");
+  } catch (const ev::Error& e) {
+    msg = e.what();
+  }
+  const auto at = msg.find("choose ");
+  ASSERT_NE(at, std::string::npos) << msg;
+  std::vector<std::string> listed;
+  const std::string list = std::regex_replace(msg.substr(at + 7), std::regex(" or "), ", ");
+  const std::regex comma(", ");
+  for (std::sregex_token_iterator it(list.begin(), list.end(), comma, -1), end; it != end; ++it)
+    listed.push_back(*it);
+  std::vector<std::string> names = ev::normalizeNames();
+  std::sort(listed.begin(), listed.end());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(listed, names) << msg;
+  for (const std::string& n : names) EXPECT_EQ(ev::normalizeName(ev::parseNormalize(n)), n);
 }
 
 TEST(Cli, HelpOfAnUnknownCommand) {
