@@ -24,10 +24,11 @@ for c in "${commands[@]}"; do
                   acc = ""; print line }')
   if [ ${#cmds[@]} -eq 0 ]; then echo "FAIL $c: no examples in its help"; failed=1; continue; fi
   for cmd in "${cmds[@]}"; do
-    t0=$(date +%s.%N)
+    t0=$(date +%s%N)
     (cd "$d" && PATH="$scratch/bin:$PATH" bash -c "$cmd" >"$d/.out" 2>"$d/.err")
     rc=$?
-    t=$(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    t=$((ms / 1000)).$((ms % 1000 / 100))
     if [ $rc -ne 0 ]; then
       echo "FAIL $c (exit $rc, ${t} s): $cmd"; tail -3 "$d/.err"; failed=1
     else
