@@ -229,7 +229,7 @@ TEST(BatchCli, ShardsMergeIntoTheUnshardedIndex) {
     if (k == 0) {
       r = runCli("merge " + q(shardOut));
       EXPECT_EQ(r.code, 3) << r.err;
-      EXPECT_NE(r.err.find("shards 1 of 2 have no index yet"), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find("shard 1 of 2 has no index yet"), std::string::npos) << r.err;
     }
   }
   r = runCli("merge " + q(shardOut));
@@ -287,7 +287,7 @@ TEST(EvalMerge, ThreeShardsEqualOneRun) {
   // A missing shard, or a shard twice, is refused.
   evtest::CliRun bad = runCli("eval-merge " + q(d + "/shard0.json") + " " + q(d + "/shard2.json"));
   EXPECT_EQ(bad.code, 3);
-  EXPECT_NE(bad.err.find("shards 1 of 3 are missing"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("shard 1 of 3 is missing"), std::string::npos) << bad.err;
   bad = runCli("eval-merge " + q(d + "/shard0.json") + " " + q(d + "/shard0.json"));
   EXPECT_EQ(bad.code, 3);
 }

@@ -9,12 +9,17 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.hpp"
 #include "explain_video/cam.hpp"
+#include "explain_video/error.hpp"
+#include "explain_video/explain.hpp"
+#include "explain_video/render.hpp"
 #include "explain_video/video.hpp"
+#include "explain_video/windows.hpp"
 #include "synthetic_clip.hpp"
 
 namespace fs = std::filesystem;
@@ -180,6 +185,143 @@ TEST(Cli, HelpAndVersion) {
   EXPECT_EQ(runCli("--version").code, 0);
 }
 
+// Every command's --help: placeholders instead of Boost's "arg", defaults without float noise,
+// and an Examples section at the end; `help COMMAND` prints the same, `help` the overview.
+TEST(Cli, HelpOfEveryCommand) {
+  const std::regex boostArg(R"((\] |--[a-z0-9+-]+ )arg\b)");
+  const std::regex floatNoise(R"(\d\.\d{8,})");
+  for (const std::string c : {"", "synth", "train", "distill", "accuracy", "eval", "batch", "merge", "eval-merge"}) {
+    const evtest::CliRun h = runCli(c.empty() ? "--help" : c + " --help");
+    ASSERT_EQ(h.code, 0) << c << ": " << h.err;
+    EXPECT_FALSE(std::regex_search(h.out, boostArg)) << c << ": an option shows 'arg':\n" << h.out;
+    EXPECT_FALSE(std::regex_search(h.out, floatNoise)) << c << ": a default with float noise:\n" << h.out;
+    const auto ex = h.out.rfind("\nExamples");
+    ASSERT_NE(ex, std::string::npos) << c << ": no Examples section:\n" << h.out;
+    const std::string examples = h.out.substr(ex);
+    EXPECT_NE(examples.find("  explain-video " + (c.empty() ? std::string() : c + " ")), std::string::npos)
+        << c << ": no example of the command itself:\n" << examples;
+    const evtest::CliRun viaHelp = runCli(c.empty() ? "help" : "help " + c);
+    EXPECT_EQ(viaHelp.code, 0) << c << ": " << viaHelp.err;
+    EXPECT_EQ(viaHelp.out, h.out) << "help " << c;
+  }
+  // The names an option takes come from the library's lists.
+  const evtest::CliRun h = runCli("--help");
+  const std::string flat = std::regex_replace(h.out, std::regex(R"(\s+)"), " ");  // help wraps long lines
+  const auto listed = [](const std::vector<std::string>& names) {
+    std::string s;
+    for (const std::string& n : names) s += (s.empty() ? "" : ", ") + n;
+    return "one of: " + s;
+  };
+  EXPECT_NE(flat.find("heatmap colours, " + listed(ev::colormapNames())), std::string::npos) << flat;
+  EXPECT_NE(flat.find(listed(ev::preprocessPresetNames()) + " ("), std::string::npos) << flat;
+  EXPECT_NE(flat.find("heatmap normalisation, " + listed(ev::normalizeNames())), std::string::npos) << flat;
+  for (const std::string& n : ev::normalizeNames()) EXPECT_NO_THROW(ev::parseNormalize(n)) << n;
+  EXPECT_NE(h.out.find("--mean X[,X,X]"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("--resize HxW"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("-m [ --model ] FILE"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("--alpha X (=0.5)"), std::string::npos) << h.out;
+  // batch takes the main command's --method: its help lists the registry too.
+  const evtest::CliRun b = runCli("batch --help");
+  for (const auto& i : ev::camMethods()) EXPECT_NE(b.out.find("  " + i.name + " "), std::string::npos) << i.name;
+  EXPECT_NE(runCli("train --help").out.find("--momentum X (=0.9)"), std::string::npos);
+  EXPECT_NE(runCli("eval --help").out.find("--pointing-tolerance X (=0.1)"), std::string::npos);
+}
+
+// --help lists ev::normalizeNames(): they are exactly the names parseNormalize takes (its error
+// for an unknown name lists them, "choose a, b or c").
+TEST(Cli, NormalizeNamesAreTheParsersNames) {
+  std::string msg;
+  try {
+    ev::parseNormalize("nosuch");
+  } catch (const ev::Error& e) {
+    msg = e.what();
+  }
+  const auto at = msg.find("choose ");
+  ASSERT_NE(at, std::string::npos) << msg;
+  std::vector<std::string> listed;
+  const std::string list = std::regex_replace(msg.substr(at + 7), std::regex(" or "), ", ");
+  const std::regex comma(", ");
+  for (std::sregex_token_iterator it(list.begin(), list.end(), comma, -1), end; it != end; ++it)
+    listed.push_back(*it);
+  std::vector<std::string> names = ev::normalizeNames();
+  std::sort(listed.begin(), listed.end());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(listed, names) << msg;
+  for (const std::string& n : names) EXPECT_EQ(ev::normalizeName(ev::parseNormalize(n)), n);
+}
+
+TEST(Cli, HelpOfAnUnknownCommand) {
+  for (const char* args : {"help nosuch", "help eval extra"}) {
+    const evtest::CliRun r = runCli(args);
+    EXPECT_EQ(r.code, 2) << args;
+    EXPECT_EQ(lines(r.err), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("explain-video: error: help: ", 0), 0u) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  const evtest::CliRun r = runCli("help nosuch");
+  EXPECT_NE(r.err.find("unknown command 'nosuch'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("eval-merge"), std::string::npos) << r.err;  // the commands there are
+}
+
+// A count is followed by its noun in the number it asks for: "1 window", "2 windows".
+TEST(Cli, SummaryCountsAreSingularForOne) {
+  const std::string out = dir() + "/one_window.mp4";
+  evtest::CliRun r = runCli(quote(goodClip()) + " -m " + quote(model("red_detector.pt")) + " --clip-len 20 -q -o " + quote(out));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find(", 20 frames, 1 window, "), std::string::npos) << r.err;
+  r = runCli(quote(goodClip()) + " -m " + quote(model("red_detector.pt")) + " -q -o " + quote(out));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find(", 20 frames, 2 windows, "), std::string::npos) << r.err;
+  fs::remove(out);
+}
+
+// --mean / --std: one value stands for all three channels, in every command that feeds a model.
+TEST(Cli, OneMeanAndStdForAllChannels) {
+  const std::string json = dir() + "/mean.json", out = dir() + "/mean.mp4";
+  const evtest::CliRun r = runCli(quote(goodClip()) + " -m " + quote(model("red_detector.pt")) +
+                                  " --mean 0.5 --std 0.25 -q -o " + quote(out) + " --json " + quote(json));
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream in(json);
+  const nlohmann::json pre = nlohmann::json::parse(in).at("preprocess");
+  EXPECT_EQ(pre.at("mean"), nlohmann::json({0.5, 0.5, 0.5})) << pre;
+  EXPECT_EQ(pre.at("std"), nlohmann::json({0.25, 0.25, 0.25})) << pre;
+  fs::remove(json);
+  fs::remove(out);
+  const std::string m = " --model " + quote(model("red_detector.pt"));
+  const std::string o = " -o " + quote(dir() + "/never.mp4");
+  for (const char* bad : {"0.5,0.5", "0.5,", "0.5,0.5,0.5,0.5", "x"}) {
+    expectFailure(quote(goodClip()) + m + " --mean " + bad + o, 2,
+                  {"--mean '" + std::string(bad) + "'", "one number (for all three channels) or three"});
+    expectFailure(quote(goodClip()) + m + " --std " + bad + o, 2, {"--std '" + std::string(bad) + "'"});
+  }
+  // The other commands share the parser: train refuses two values before any work.
+  expectFailure("train --model x.pt --data nodata --out never.pt --mean 0.5,0.5", 2, {"--mean '0.5,0.5'", "one number"});
+  expectFailure("accuracy --model x.pt --data nodata --std 1,2", 2, {"--std '1,2'", "one number"});
+}
+
+// Every class problem exits with 4 (the README's "model/layer/class problem"), in one line.
+TEST(Cli, ClassProblemsExitWith4) {
+  const std::string clip = quote(goodClip());
+  const std::string m = " --model " + quote(model("red_detector.pt"));
+  const std::string labels = " --labels " + quote(model("red_detector_labels.txt"));
+  const std::string out = " -o " + quote(dir() + "/never.mp4");
+  expectFailure(clip + m + labels + " --class nosuch" + out, 4,
+                {"--class 'nosuch' is not a name in", "red_detector_labels.txt", "(names: red, "});
+  expectFailure(clip + m + " --class nosuch" + out, 4, {"--class 'nosuch' is a name", "--labels"});
+  expectFailure(clip + m + " --class 7" + out, 4, {"class id 7 out of range", "2 classes"});
+  expectFailure(clip + m + " --class 99999999999" + out, 4, {"--class 99999999999", "out of range"});
+  expectFailure(clip + m + labels + " --class -1" + out, 4, {"--class -1", "out of range", "ids start at 0"});
+  expectFailure(clip + m + " --class=-3" + out, 4, {"--class -3", "out of range"});
+  expectFailure(clip + m + " --class top0" + out, 4, {"--class top0", "K must be between"});
+  expectFailure(clip + m + " --class ' , '" + out, 4, {"names no class"});
+  expectFailure(clip + m + " --class 0,0" + out, 4, {"--class lists class 0 twice"});
+  // A negative id is an id, never looked up as a name.
+  const evtest::CliRun r = runCli(clip + m + labels + " --class -1 -q" + out);
+  EXPECT_EQ(r.err.find("not a name"), std::string::npos) << r.err;
+  // eval and batch take --class as well.
+  expectFailure("eval " + clip + m + labels + " --class nosuch", 4, {"--class 'nosuch' is not a name"});
+}
+
 TEST(Cli, BadInputs) {
   const std::string m = " --model " + quote(model("red_detector.pt"));
   const std::string clip = quote(goodClip());
@@ -227,11 +369,9 @@ TEST(Cli, BadInputs) {
   expectFailure(clip + m + " --method rise --rise-grid 0x7x7" + out, 2, {"--rise-grid must be TxHxW", "'0x7x7'"});
   expectFailure(clip + " --model " + quote(std::string(EV_SOURCE_DIR) + "/models/c3d_small_synth.pt") +
                     " --method cam" + out, 4, {"c3d_small_synth.pt", "cam needs layer 'pool5'", "flatten, linear"});
-  expectFailure(clip + m + " --class 0,0" + out, 2, {"--class lists class 0 twice"});
   expectFailure(clip + m + " -o " + quote(dir() + "/no/such/dir/out.mp4"), 5, {"no/such/dir", "does not exist"});
   expectFailure(clip + m + " -o /proc/explained.mp4", 5, {"/proc/explained.mp4", "cannot write"});
   expectFailure(clip + m + " --json " + quote(dir() + "/nodir/x.json") + out, 5, {"nodir"});
-  expectFailure(clip + m + " --mean 0.5,0.5" + out, 2, {"--mean"});
   expectFailure(clip + m + " --crop 200x200" + out, 2, {"crop"});
   expectFailure(clip + m + " --colormap nope" + out, 2, {"colormap 'nope'"});
   expectFailure(clip + m + " --no-such-flag" + out, 2, {"no-such-flag"});

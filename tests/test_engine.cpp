@@ -186,13 +186,13 @@ TEST(Engine, SeveralClassesGiveOnePanelEach) {
 
 TEST(Engine, ClassListErrors) {
   ev::ExplainParams p = params("bad_classes");
-  for (const char* spec : {"0,0", "top0", "red,purple", ","}) {
+  for (const char* spec : {"0,0", "top0", "red,purple", ",", "-1", "red,-2"}) {
     p.classSpec = spec;
     try {
       ev::explainVideo(p);
       ADD_FAILURE() << spec << ": no error";
     } catch (const ev::Error& e) {
-      EXPECT_EQ(e.kind(), ev::ErrorKind::Usage) << spec << ": " << e.what();
+      EXPECT_EQ(e.kind(), ev::ErrorKind::Model) << spec << ": " << e.what();  // class problems: exit 4
       EXPECT_NE(std::string(e.what()).find("--class"), std::string::npos) << e.what();
     }
   }

@@ -30,7 +30,7 @@ class Model;
 enum class Normalize { Video, VideoMax, Window, Frame };
 Normalize parseNormalize(const std::string& name);  // "video" | "video-max" | "window" | "frame"
 std::string normalizeName(Normalize n);
-std::vector<std::string> normalizeNames();
+std::vector<std::string> normalizeNames();  // every name parseNormalize takes, for --help
 constexpr double kVideoQuantile = 0.99;
 
 // When the run warns about empty or dark explanations (README "Empty maps"): more than

@@ -10,6 +10,7 @@
 #include "explain_video/batch.hpp"
 #include "explain_video/error.hpp"
 #include "io/atomic_output.hpp"
+#include "util/plural.hpp"
 
 namespace fs = std::filesystem;
 
@@ -97,11 +98,13 @@ std::vector<BatchRow> mergeBatchIndex(const std::string& dir) {
   }
   if (count < 0) throw Error(ErrorKind::Input, dir + ": no shard index (index.shard-K-of-N.csv) to merge");
   std::string missing;
+  int nMissing = 0;
   for (int k = 0; k < count; ++k)
-    if (!shards.count(k)) missing += (missing.empty() ? "" : ", ") + std::to_string(k);
+    if (!shards.count(k)) missing += (nMissing++ ? ", " : "") + std::to_string(k);
   if (!missing.empty())
-    throw Error(ErrorKind::Input, dir + ": shards " + missing + " of " + std::to_string(count) +
-                                      " have no index yet (still running, or failed: rerun them)");
+    throw Error(ErrorKind::Input, dir + ": " + pluralNoun(nMissing, "shard") + " " + missing + " of " +
+                                      std::to_string(count) + (nMissing == 1 ? " has" : " have") +
+                                      " no index yet (still running, or failed: rerun them)");
   std::vector<BatchRow> rows;
   for (const auto& [k, path] : shards) {
     std::vector<BatchRow> r = readBatchIndex(path);

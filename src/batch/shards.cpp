@@ -4,6 +4,7 @@
 
 #include "explain_video/batch.hpp"
 #include "explain_video/error.hpp"
+#include "util/plural.hpp"
 
 namespace ev {
 namespace {
@@ -51,7 +52,7 @@ ShardSpec resolveShard(const std::string& shardFlag, int shards, const EnvReader
                                         " do not give a shard (submit a contiguous array, e.g. --array=0-3, or pass --shard K/N)");
     if (shards > 0 && shards != n)
       throw Error(ErrorKind::Usage, "--shards " + std::to_string(shards) + " but the Slurm array has " +
-                                        std::to_string(n) + " tasks");
+                                        plural(n, "task"));
     ShardSpec s;
     s.index = static_cast<int>(k - lo);
     s.count = static_cast<int>(n);

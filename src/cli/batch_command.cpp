@@ -33,17 +33,17 @@ int runBatch(int argc, char** argv) {
   po::options_description general("General");
   general.add_options()
       ("help,h", "show this help and exit")
-      ("model,m", po::value(&p.model), "TorchScript model file (required), loaded once for every video")
-      ("out-dir,d", po::value(&b.outDir), "folder for every video's outputs and the index (required; created)")
+      ("model,m", value(&p.model, "FILE"), "TorchScript model file (required), loaded once for every video")
+      ("out-dir,d", value(&b.outDir, "DIR"), "folder for every video's outputs and the index (required; created)")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr")
-      ("threads", po::value(&p.threads)->default_value(0), "LibTorch threads (0: every core)")
-      ("batch-size", po::value(&p.batchSize)->default_value(ev::kDefaultBatchSize), "windows per forward pass")
-      ("device", po::value(&p.device)->default_value(p.device), "cpu, cuda or cuda:N (a LibTorch built with CUDA)");
+      ("threads", value(&p.threads, "N")->default_value(0), "LibTorch threads (0: every core)")
+      ("batch-size", value(&p.batchSize, "N")->default_value(ev::kDefaultBatchSize), "windows per forward pass")
+      ("device", valueOr(&p.device, "DEVICE"), "cpu, cuda or cuda:N (a LibTorch built with CUDA)");
   po::options_description run("Run");
   run.add_options()
-      ("shard", po::value(&shard), "K/N: explain only shard K (from 0) of N; input i belongs to shard i mod N "
+      ("shard", value(&shard, "K/N"), "K/N: explain only shard K (from 0) of N; input i belongs to shard i mod N "
                                    "(default: from SLURM_ARRAY_TASK_ID/_MIN/_COUNT, or JOB_COMPLETION_INDEX with --shards)")
-      ("shards", po::value(&shards), "N, the shard count of a Kubernetes Indexed Job (its completions)")
+      ("shards", value(&shards, "N"), "N, the shard count of a Kubernetes Indexed Job (its completions)")
       ("overwrite", po::bool_switch(&b.overwrite), "redo videos whose outputs are complete (default: skip them)")
       ("fail-fast", po::bool_switch(&b.failFast), "stop at the first video that fails (default: record it and go on)");
   po::options_description expl("Explanation (as the main command)");
@@ -75,10 +75,19 @@ int runBatch(int argc, char** argv) {
                  "DIR/index.shard-K-of-N.csv, joined by `explain-video merge DIR`) has a row per video: input,\n"
                  "status ok|failed|skipped, class, score, frames, windows, seconds, error. A rerun skips videos\n"
                  "whose outputs are complete.\n\n"
-              << visible
+              << visible << "\nMethods (--method, as the main command):\n"
+              << ev::camMethodTable()
               << "\nExit codes: 0 every video ok or skipped; 6 some videos failed (the index says which); with\n"
                  "--fail-fast the first failure's own code (3 unreadable video, 4 model/class problem, ...);\n"
-                 "2 bad option, 4 the model cannot be used, 5 DIR cannot be written.\n";
+                 "2 bad option, 4 the model cannot be used, 5 DIR cannot be written.\n"
+              << examplesSection({
+                     "# Every video of a folder; a rerun skips the finished ones",
+                     "explain-video batch clips --model models/c3d_small_synth.pt --labels models/labels.txt --out-dir out",
+                     "# Two shards of a job array (here one after the other), joined into out2/index.csv",
+                     "explain-video batch clips -m models/c3d_small_synth.pt --out-dir out2 --no-video --shard 0/2",
+                     "explain-video batch clips -m models/c3d_small_synth.pt --out-dir out2 --no-video --shard 1/2",
+                     "explain-video merge out2",
+                 });
     return kOk;
   }
   args.apply();
@@ -119,15 +128,21 @@ int runMerge(int argc, char** argv) {
   const po::variables_map vm = parseOptions("merge", argc, argv, all, pos);
   if (vm.count("help")) {
     std::cout << "Usage: explain-video merge DIR\n\nJoins the shard indexes DIR/index.shard-K-of-N.csv of a sharded "
-                 "`batch` into DIR/index.csv, in input order.\nFails (exit 3) when a shard's index is missing.\n\n"
-              << opts;
+                 "`batch` into DIR/index.csv, in input order.\nFails (exit 3) when a shard's index is missing; "
+                 "exits with 6 when the index lists failed videos.\n\n"
+              << opts
+              << examplesSection({
+                     "explain-video batch clips -m models/c3d_small_synth.pt --out-dir out2 --no-video --shard 0/2",
+                     "explain-video batch clips -m models/c3d_small_synth.pt --out-dir out2 --no-video --shard 1/2",
+                     "explain-video merge out2",
+                 });
     return kOk;
   }
   if (dir.empty()) throw ev::Error(ev::ErrorKind::Usage, "merge: give the batch's output folder");
   const std::vector<ev::BatchRow> rows = ev::mergeBatchIndex(dir);
   size_t failed = 0;
   for (const auto& r : rows) failed += r.status == "failed";
-  std::fprintf(stderr, "merge: %zu videos, %zu failed\n", rows.size(), failed);
+  std::fprintf(stderr, "merge: %s, %zu failed\n", ev::plural(rows.size(), "video").c_str(), failed);
   std::printf("%s\n", (fs::path(dir) / "index.csv").string().c_str());
   return failed > 0 ? kSomeFailed : kOk;
 }
@@ -138,9 +153,9 @@ int runEvalMerge(int argc, char** argv) {
   po::options_description opts("Options");
   opts.add_options()
       ("help,h", "show this help and exit")
-      ("json", po::value(&jsonFile), "the merged eval JSON")
-      ("csv-dir", po::value(&csvDir), "folder for the merged CSVs (as eval)")
-      ("plots", po::value(&plotsDir), "folder for the merged plots (as eval)");
+      ("json", value(&jsonFile, "FILE"), "the merged eval JSON")
+      ("csv-dir", value(&csvDir, "DIR"), "folder for the merged CSVs (as eval)")
+      ("plots", value(&plotsDir, "DIR"), "folder for the merged plots (as eval)");
   po::options_description all;
   all.add(opts).add_options()("shard-json", po::value(&files)->composing());
   po::positional_options_description pos;
@@ -151,7 +166,12 @@ int runEvalMerge(int argc, char** argv) {
                  "Joins the --json outputs of the shards of one `eval --shard K/N` run (all N of them) into the\n"
                  "table, JSON, CSV and plots one unsharded eval gives: clips and windows in the unsharded order,\n"
                  "every number recomputed from the per-window records.\n\n"
-              << opts;
+              << opts
+              << examplesSection({
+                     "explain-video eval clips -m models/c3d_small_synth.pt --curve-steps 0 --del-steps 0 --shard 0/2 --json eval.0.json",
+                     "explain-video eval clips -m models/c3d_small_synth.pt --curve-steps 0 --del-steps 0 --shard 1/2 --json eval.1.json",
+                     "explain-video eval-merge eval.0.json eval.1.json --json eval.json",
+                 });
     return kOk;
   }
   if (files.empty()) throw ev::Error(ev::ErrorKind::Usage, "eval-merge: give the shards' eval JSON files");

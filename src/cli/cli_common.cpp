@@ -9,6 +9,7 @@
 
 #include "explain_video/error.hpp"
 #include "explain_video/explain.hpp"
+#include "explain_video/render.hpp"
 
 namespace cli {
 namespace {
@@ -16,6 +17,18 @@ namespace {
 bool g_progressLineOpen = false;  // a progress line without its newline is on stderr
 
 }  // namespace
+
+std::string joinNames(const std::vector<std::string>& names) {
+  std::string s;
+  for (const std::string& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+std::string examplesSection(const std::vector<std::string>& lines) {
+  std::string s = "\nExamples (run in the repository's root, where explain-video is build/explain-video):\n";
+  for (const std::string& l : lines) s += l.empty() ? "\n" : "  " + l + "\n";
+  return s;
+}
 
 std::string formatDuration(double s) {
   char buf[32];
@@ -46,40 +59,47 @@ void PreprocessArgs::add(boost::program_options::options_description& opts, cons
   namespace po = boost::program_options;
   strideHelp_ = std::string(strideHelp) + ", at most --clip-len (default: " + std::to_string(stride_) +
                 ", or --clip-len if that is shorter)";
+  presetHelp_ = "the preprocessing a model family was trained with, one of: " + joinNames(ev::preprocessPresetNames()) +
+                " (kinetics: torchvision r3d_18, mc3_18, r2plus1d_18, the defaults below; c3d-sports1m: C3D with "
+                "c3d-pytorch's weights); flags given explicitly override it";
   opts.add_options()
-      ("clip-len", po::value(&clipLen_)->default_value(clipLen_), "frames per window")
-      ("stride", po::value(&strideArg_), strideHelp_.c_str())
-      ("preset", po::value(&preset_),
-       "preprocessing a model family was trained with: kinetics (torchvision r3d_18, mc3_18, r2plus1d_18; "
-       "the defaults below) or c3d-sports1m (C3D, c3d-pytorch weights); flags given explicitly override it")
-      ("resize", po::value(&resize_), "resize every frame to HEIGHTxWIDTH (default 128x171)")
-      ("crop", po::value(&crop_), "centre crop HEIGHTxWIDTH of the resized frame: the model input (default 112x112)")
-      ("scale", po::value(&scale_), "multiply 8-bit pixel values by this before --mean/--std, a number or a "
+      ("clip-len", valueOr(&clipLen_, "N"), "frames per window")
+      ("stride", value(&strideArg_, "N"), strideHelp_.c_str())
+      ("preset", value(&preset_, "NAME"), presetHelp_.c_str())
+      ("resize", value(&resize_, "HxW"), "resize every frame to HEIGHTxWIDTH (default 128x171)")
+      ("crop", value(&crop_, "HxW"), "centre crop HEIGHTxWIDTH of the resized frame: the model input (default 112x112)")
+      ("scale", value(&scale_, "X"), "multiply 8-bit pixel values by this before --mean/--std, a number or a "
                                     "fraction such as 1/255 (default 1/255)")
-      ("mean", po::value(&mean_), "per-channel mean in scaled units (default 0.43216,0.394666,0.37645)")
-      ("std", po::value(&std_), "per-channel std in scaled units (default 0.22803,0.22145,0.216989)")
+      ("mean", value(&mean_, "X[,X,X]"), "mean in scaled units, one value for all three channels or one per channel "
+                                          "(default 0.43216,0.394666,0.37645)")
+      ("std", value(&std_, "X[,X,X]"), "std in scaled units, one value for all three channels or one per channel "
+                                        "(default 0.22803,0.22145,0.216989)")
       ("bgr", po::bool_switch(&bgr_), "feed channels in B,G,R order (--mean/--std then in B,G,R)");
 }
 
-ExplainArgs::ExplainArgs(ev::ExplainParams& p) : p_(p), prep_(p.preprocess, p.windows.clipLen, p.windows.stride) {}
+ExplainArgs::ExplainArgs(ev::ExplainParams& p) : p_(p), prep_(p.preprocess, p.windows.clipLen, p.windows.stride) {
+  normalizeHelp_ = "heatmap normalisation, one of: " + joinNames(ev::normalizeNames()) +
+                   " (video: divide by the 99th percentile of the video's positive heat, the hottest 1% clip, frames "
+                   "without evidence stay dark; video-max: by the video's maximum; window: by each window's maximum; "
+                   "frame: by each frame's maximum)";
+  colormapHelp_ = "heatmap colours, one of: " + joinNames(ev::colormapNames());
+}
 
 void ExplainArgs::addExplanation(boost::program_options::options_description& opts) {
   namespace po = boost::program_options;
   opts.add_options()
-      ("layer,l", po::value(&p_.layer), "dotted submodule path, e.g. features.conv5b, layer4, layer4.1.conv2 "
+      ("layer,l", value(&p_.layer, "PATH"), "dotted submodule path, e.g. features.conv5b, layer4, layer4.1.conv2 "
                                         "(default: the last submodule whose output is 5D)")
-      ("output", po::value(&p_.modelOutput),
+      ("output", value(&p_.modelOutput, "KEY"),
        "for a model whose forward() returns a tuple, list or dict: the element holding the logits, as an index "
        "or key, dotted when nested (default: the first tensor)")
-      ("method", po::value(&method_)->default_value(method_),
+      ("method", valueOr(&method_, "LIST"),
        "a method (list below), a comma-separated list, or all; several give a side-by-side video")
-      ("class,c", po::value(&p_.classSpec),
+      ("class,c", value(&p_.classSpec, "SPEC"),
        "class id or --labels name, a comma-separated list of them, or topK (the K best of the mean logits); "
        "several give one panel each (default: top-1 of the mean logits)")
-      ("labels", po::value(&p_.labelsFile), "class names, one per line, line N = class id N")
-      ("normalize", po::value(&normalize_)->default_value(normalize_),
-       "heatmap normalisation: video (divide by the 99th percentile of the video's positive heat; the hottest 1% "
-       "clip), video-max (divide by the video's maximum), window or frame (each to its own maximum)")
+      ("labels", value(&p_.labelsFile, "FILE"), "class names, one per line, line N = class id N")
+      ("normalize", valueOr(&normalize_, "MODE"), normalizeHelp_.c_str())
       ("strict", po::bool_switch(&p_.strict),
        "any warning (mostly empty or dark maps, unknown cell geometry, a skipped method) is an error: exit 7, "
        "nothing written");
@@ -89,15 +109,14 @@ void ExplainArgs::addExplanation(boost::program_options::options_description& op
 void addPerturbationOptions(boost::program_options::options_description& opts, ev::PerturbationParams& q) {
   namespace po = boost::program_options;
   opts.add_options()
-      ("seed", po::value(&q.seed)->default_value(q.seed), "smoothgradcam++, rise: the seed of their noise and masks (same seed, same maps)")
-      ("smooth-samples", po::value(&q.smoothSamples)->default_value(q.smoothSamples), "smoothgradcam++: noisy copies per window")
-      ("smooth-sigma", po::value(&q.smoothSigma)->default_value(q.smoothSigma, "0.15"),
-       "smoothgradcam++: noise std as a share of the input's max - min")
-      ("score-channels", po::value(&q.scoreChannels)->default_value(q.scoreChannels),
+      ("seed", valueOr(&q.seed, "N"), "smoothgradcam++, rise: the seed of their noise and masks (same seed, same maps)")
+      ("smooth-samples", valueOr(&q.smoothSamples, "N"), "smoothgradcam++: noisy copies per window")
+      ("smooth-sigma", valueOr(&q.smoothSigma, "X"), "smoothgradcam++: noise std as a share of the input's max - min")
+      ("score-channels", valueOr(&q.scoreChannels, "K"),
        "scorecam, ablationcam: use only the K channels of largest mean activation (0: all; an approximation that "
        "trades fidelity for speed)")
-      ("rise-masks", po::value(&q.riseMasks)->default_value(q.riseMasks), "rise: random masks per window (one forward pass each)")
-      ("rise-grid", po::value<std::string>()->default_value("4x7x7")->notifier([&q](const std::string& g) {
+      ("rise-masks", valueOr(&q.riseMasks, "M"), "rise: random masks per window (one forward pass each)")
+      ("rise-grid", po::value<std::string>()->value_name("TxHxW")->default_value("4x7x7")->notifier([&q](const std::string& g) {
          int t = 0, h = 0, w = 0;
          char x1 = 0, x2 = 0, extra = 0;
          if (std::sscanf(g.c_str(), "%d%c%d%c%d%c", &t, &x1, &h, &x2, &w, &extra) != 5 || x1 != 'x' || x2 != 'x' || t < 1 ||
@@ -119,10 +138,10 @@ void ExplainArgs::addPreprocessing(boost::program_options::options_description& 
   namespace po = boost::program_options;
   prep_.add(opts, strideHelp);
   opts.add_options()
-      ("frame-step", po::value(&p_.windows.frameStep)->default_value(p_.windows.frameStep),
+      ("frame-step", valueOr(&p_.windows.frameStep, "K"),
        "a window takes every k-th frame (mmaction2's frame_interval): it spans (clip-len - 1)*k + 1 frames, "
        "--stride counts source frames, and every spanned frame gets heat")
-      ("spatial", po::value(&spatial_)->default_value(spatial_),
+      ("spatial", valueOr(&spatial_, "MODE"),
        "what the model sees: crop (the centre crop; the rest of the frame keeps its own pixels, outlined), full "
        "(the whole frame resized to --crop, aspect changed) or tiles (crops covering the resized frame, each "
        "explained, class from their mean logits, heat averaged where they overlap)");
@@ -131,11 +150,13 @@ void ExplainArgs::addPreprocessing(boost::program_options::options_description& 
 void ExplainArgs::addRendering(boost::program_options::options_description& opts) {
   namespace po = boost::program_options;
   opts.add_options()
-      ("colormap", po::value(&p_.render.colormap)->default_value(p_.render.colormap), "jet, turbo, inferno, viridis, ...")
-      ("alpha", po::value(&p_.render.alpha)->default_value(p_.render.alpha), "heatmap weight in the blend, 0..1")
+      ("colormap", valueOr(&p_.render.colormap, "NAME"), colormapHelp_.c_str())
+      ("alpha", valueOr(&p_.render.alpha, "X"), "heatmap weight in the blend, 0..1")
       ("no-strip", po::bool_switch(&noStrip_), "do not draw the temporal-importance strip")
-      ("crf", po::value(&p_.crf)->default_value(p_.crf), "H.264 quality (lower is better)")
-      ("x264-preset", po::value(&p_.preset)->default_value(p_.preset), "x264 speed preset of the MP4 (ultrafast ... veryslow)");
+      ("crf", valueOr(&p_.crf, "N"), "H.264 quality, 0..51 (lower is better)")
+      ("x264-preset", valueOr(&p_.preset, "NAME"),
+       "x264 speed preset of the MP4, one of: ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, "
+       "veryslow, placebo");
 }
 
 void ExplainArgs::apply() {
@@ -187,10 +208,11 @@ std::array<float, 3> parseTriple(const std::string& flag, const std::string& tex
   std::vector<std::string> toks;
   std::istringstream in(text);
   for (std::string tok; std::getline(in, tok, ',');) toks.push_back(tok);
-  const std::string problem = flag + " '" + text + "': expected three comma-separated numbers";
-  if (toks.size() != 3) throw ev::Error(ev::ErrorKind::Usage, problem);
+  const std::string problem =
+      flag + " '" + text + "': expected one number (for all three channels) or three comma-separated numbers";
+  if ((toks.size() != 1 && toks.size() != 3) || text.back() == ',') throw ev::Error(ev::ErrorKind::Usage, problem);
   std::array<float, 3> v{};
-  for (int i = 0; i < 3; ++i) {
+  for (size_t i = 0; i < toks.size(); ++i) {
     try {
       size_t used = 0;
       v[i] = std::stof(toks[i], &used);
@@ -199,6 +221,7 @@ std::array<float, 3> parseTriple(const std::string& flag, const std::string& tex
       throw ev::Error(ev::ErrorKind::Usage, problem);
     }
   }
+  if (toks.size() == 1) v[1] = v[2] = v[0];
   return v;
 }
 
@@ -244,7 +267,7 @@ void ProgressPrinter::operator()(const ev::ExplainProgress& p) {
     std::snprintf(buf, sizeof buf, "%.1f model passes/window", static_cast<double>(p.passes) / p.windowsDone);
     note = buf;
   }
-  if (p.passesInBatch > 0) note += (note.empty() ? "" : ", ") + std::to_string(p.passesInBatch) + " passes in this batch";
+  if (p.passesInBatch > 0) note += (note.empty() ? "" : ", ") + ev::plural(p.passesInBatch, "pass") + " in this batch";
   update(p.stage + " frames", p.framesDone, p.framesTotal, p.seconds, note);
 }
 

@@ -3,13 +3,19 @@
 #include <array>
 #include <boost/program_options/options_description.hpp>
 #include <boost/program_options/positional_options.hpp>
+#include <boost/program_options/value_semantic.hpp>
 #include <boost/program_options/variables_map.hpp>
 #include <chrono>
 #include <climits>
+#include <cstdio>
+#include <sstream>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "explain_video/explain.hpp"
 #include "explain_video/windows.hpp"
+#include "util/plural.hpp"
 
 namespace ev {
 struct ExplainProgress;
@@ -19,7 +25,37 @@ namespace cli {
 
 enum ExitCode { kOk = 0, kInternal = 1, kUsage = 2, kInput = 3, kModel = 4, kOutput = 5, kSomeFailed = 6, kStrict = 7 };
 
-// "0.5,0.25,0.125" → three floats; throws ev::Error(Usage) naming the flag otherwise.
+// ---- help text ----
+// A value as --help shows it: numbers with %g (0.9, not Boost's 0.90000000000000002).
+template <class T>
+std::string helpText(const T& v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
+    return buf;
+  } else {
+    std::ostringstream o;
+    o << v;
+    return o.str();
+  }
+}
+// An option's value with its placeholder in --help (FILE, DIR, N, X, HxW, ...; Boost's own
+// is "arg"), and optionally its current value as the default shown in --help.
+template <class T>
+boost::program_options::typed_value<T>* value(T* v, const char* placeholder) {
+  return boost::program_options::value<T>(v)->value_name(placeholder);
+}
+template <class T>
+boost::program_options::typed_value<T>* valueOr(T* v, const char* placeholder) {
+  return value(v, placeholder)->default_value(*v, helpText(*v));
+}
+// "a, b, c": a list of names for --help.
+std::string joinNames(const std::vector<std::string>& names);
+// The EXAMPLES section that ends every command's --help: lines of "command" and "# comment".
+std::string examplesSection(const std::vector<std::string>& lines);
+
+// "0.5,0.25,0.125" → three floats, "0.5" → 0.5 for all three; throws ev::Error(Usage) naming the
+// flag otherwise.
 std::array<float, 3> parseTriple(const std::string& flag, const std::string& text);
 // "1/255" or "0.5" → a positive float; throws ev::Error(Usage) naming the flag otherwise.
 float parseScale(const std::string& flag, const std::string& text);
@@ -43,6 +79,7 @@ class PreprocessArgs {
   int strideArg_ = INT_MIN;  // --stride as given; not given: the default, or --clip-len if shorter
   std::string strideHelp_;
   std::string preset_, resize_, crop_, scale_, mean_, std_;  // empty: not given
+  std::string presetHelp_;
   bool bgr_ = false;
 };
 
@@ -61,6 +98,7 @@ class ExplainArgs {
   ev::ExplainParams& p_;
   PreprocessArgs prep_;
   std::string method_ = "gradcam++", normalize_ = "video", spatial_ = "crop";
+  std::string normalizeHelp_, colormapHelp_;  // --help texts listing the library's names
   bool noStrip_ = false;
 };
 
@@ -90,6 +128,9 @@ class ProgressPrinter {
   std::string stage_;
   std::chrono::steady_clock::time_point lastPrint_{};
 };
+
+// The subcommands with a line each, for the main command's --help (main.cpp's table).
+std::string commandList();
 
 // Subcommands: each parses its own options and returns an exit code; ev::Error propagates.
 int runExplain(int argc, char** argv);

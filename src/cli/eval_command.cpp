@@ -48,48 +48,46 @@ int runEval(int argc, char** argv) {
   po::options_description general("General");
   general.add_options()
       ("help,h", "show this help and exit")
-      ("model,m", po::value(&p.model), "TorchScript model file (required)")
+      ("model,m", value(&p.model, "FILE"), "TorchScript model file (required)")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr")
-      ("shard", po::value(&shard), "K/N: evaluate only shard K (from 0) of N; clip i belongs to shard i mod N; join the "
+      ("shard", value(&shard, "K/N"), "K/N: evaluate only shard K (from 0) of N; clip i belongs to shard i mod N; join the "
                                    "shards' --json with eval-merge (default: from SLURM_ARRAY_TASK_ID/_MIN/_COUNT, or "
                                    "JOB_COMPLETION_INDEX with --shards)")
-      ("shards", po::value(&shards), "N, the shard count of a Kubernetes Indexed Job (its completions)")
-      ("threads", po::value(&p.threads)->default_value(0), "LibTorch threads (0: every core)")
-      ("batch-size", po::value(&p.batchSize)->default_value(ev::kDefaultBatchSize),
+      ("shards", value(&shards, "N"), "N, the shard count of a Kubernetes Indexed Job (its completions)")
+      ("threads", value(&p.threads, "N")->default_value(0), "LibTorch threads (0: every core)")
+      ("batch-size", value(&p.batchSize, "N")->default_value(ev::kDefaultBatchSize),
        "inputs per forward pass: windows, and every masked, thresholded, deleted or inserted input")
-      ("device", po::value(&p.device)->default_value(p.device), "cpu, cuda or cuda:N (a LibTorch built with CUDA)")
-      ("temp-dir", po::value<std::string>(),
+      ("device", valueOr(&p.device, "DEVICE"), "cpu, cuda or cuda:N (a LibTorch built with CUDA)")
+      ("temp-dir", po::value<std::string>()->value_name("DIR"),
        "no longer used (eval keeps each clip's maps in memory); accepted so that older scripts still run");
   po::options_description expl("Explanation (as the main command)");
   expl.add_options()
-      ("methods", po::value(&methods)->default_value(methods),
+      ("methods", valueOr(&methods, "LIST"),
        "comma-separated CAM methods to compare, or all (every method below; one capture per window serves them all)")
-      ("layer,l", po::value(&p.layer), "dotted submodule path (default: the last submodule whose output is 5D)")
-      ("output", po::value(&p.modelOutput),
+      ("layer,l", value(&p.layer, "PATH"), "dotted submodule path (default: the last submodule whose output is 5D)")
+      ("output", value(&p.modelOutput, "KEY"),
        "tuple/list/dict model outputs: the element holding the logits, index or key (default: the first tensor)")
-      ("class,c", po::value(&p.classSpec), "class id, or a name from --labels (default: top-1 of the mean logits)")
-      ("class-source", po::value(&classSource)->default_value(classSource),
+      ("class,c", value(&p.classSpec, "SPEC"), "class id, or a name from --labels (default: top-1 of the mean logits)")
+      ("class-source", valueOr(&classSource, "SOURCE"),
        "predicted (--class, else top-1 of the mean logits) or truth (the ground-truth class where a clip has one)")
-      ("labels", po::value(&p.labelsFile), "class names, one per line, line N = class id N");
+      ("labels", value(&p.labelsFile, "FILE"), "class names, one per line, line N = class id N");
   addPerturbationOptions(expl, p.perturbation);
   po::options_description prep("Windows and preprocessing (as the main command)");
   prepArgs.add(prep, "frames between window starts");
   po::options_description metr("Metrics");
   metr.add_options()
-      ("curve-steps", po::value(&p.curveSteps)->default_value(p.curveSteps),
-       "threshold-curve points, theta equally spaced over [0,1] (0: no curve)")
-      ("del-steps", po::value(&p.delSteps)->default_value(p.delSteps), "deletion/insertion steps (0: skip both)")
-      ("blur-kernel", po::value(&p.blurKernel)->default_value(0),
+      ("curve-steps", valueOr(&p.curveSteps, "N"), "threshold-curve points, theta equally spaced over [0,1] (0: no curve)")
+      ("del-steps", valueOr(&p.delSteps, "N"), "deletion/insertion steps (0: skip both)")
+      ("blur-kernel", value(&p.blurKernel, "PX")->default_value(0),
        "insertion baseline box-blur size in pixels (0: 2*floor(min(crop)/8)+1)")
-      ("pointing-tolerance", po::value(&p.pointingTolerance)->default_value(p.pointingTolerance),
+      ("pointing-tolerance", valueOr(&p.pointingTolerance, "X"),
        "pointing game: actor box grown by this share of the frame width/height on each side")
-      ("iou-threshold", po::value(&p.iouThreshold)->default_value(p.iouThreshold),
-       "IoU: heatmap thresholded at this share of the frame's maximum");
+      ("iou-threshold", valueOr(&p.iouThreshold, "X"), "IoU: heatmap thresholded at this share of the frame's maximum");
   po::options_description out("Output");
   out.add_options()
-      ("json", po::value(&jsonFile), "everything as JSON: options, aggregates, curves, per clip, per window")
-      ("csv-dir", po::value(&csvDir), "folder for windows.csv, clips.csv, summary.csv and the curves' CSVs")
-      ("plots", po::value(&plotsDir), "folder for threshold_curve.png, deletion.png, insertion.png");
+      ("json", value(&jsonFile, "FILE"), "everything as JSON: options, aggregates, curves, per clip, per window")
+      ("csv-dir", value(&csvDir, "DIR"), "folder for windows.csv, clips.csv, summary.csv and the curves' CSVs")
+      ("plots", value(&plotsDir, "DIR"), "folder for threshold_curve.png, deletion.png, insertion.png");
   po::options_description hidden;
   hidden.add_options()("input", po::value(&p.inputs)->composing());
   po::positional_options_description pos;
@@ -109,7 +107,20 @@ int runEval(int argc, char** argv) {
                  "index.json is a benchmark split; another folder means every video in it. docs/eval.md\n"
                  "defines every number.\n\n"
               << visible << "\nMethods:\n"
-              << ev::camMethodTable();
+              << ev::camMethodTable()
+              << examplesSection({
+                     "# The committed benchmark clip (its ground truth clips/synth_move_up.json sits beside it),",
+                     "# without the threshold curve and deletion/insertion (the slow part)",
+                     "explain-video eval clips/synth_move_up.mp4 --model models/c3d_small_synth.pt --labels models/labels.txt \\",
+                     "    --curve-steps 0 --del-steps 0",
+                     "# Three methods on a benchmark clip, coarser curves, as JSON, CSV and plots",
+                     "explain-video synth --out data --split test --clips-per-class 1",
+                     "explain-video eval data/test/clip_000000.mp4 -m models/c3d_small_synth.pt --methods gradcam++,gradcam,layercam \\",
+                     "    --curve-steps 5 --del-steps 4 --json eval.json --csv-dir eval_csv --plots eval_plots",
+                     "# A whole split (a folder with index.json), one of two shards; join the shards' JSON with",
+                     "# explain-video eval-merge",
+                     "explain-video eval data/test -m models/c3d_small_synth.pt --curve-steps 0 --del-steps 0 --shard 0/2 --json eval.0.json",
+                 });
     return kOk;
   }
   p.methods = ev::parseCamMethods(methods, "eval: --methods", &p.skipUnavailable);
@@ -144,8 +155,9 @@ int runEval(int argc, char** argv) {
   if (!plotsDir.empty()) ev::writeEvalPlots(r, plotsDir);
   std::cout << ev::formatEvalTable(r);
   if (!quiet)
-    std::fprintf(stderr, "eval: %zu clips, %lld windows, %lld forward passes, %.1f s (%.2f s per clip)\n", r.clips.size(),
-                 static_cast<long long>(r.totalWindows()), static_cast<long long>(r.forwardPasses), r.secondsTotal,
+    std::fprintf(stderr, "eval: %s, %s, %s, %.1f s (%.2f s per clip)\n", ev::plural(r.clips.size(), "clip").c_str(),
+                 ev::plural(r.totalWindows(), "window").c_str(), ev::plural(r.forwardPasses, "forward pass").c_str(),
+                 r.secondsTotal,
                  r.clips.empty() ? 0.0 : r.secondsTotal / static_cast<double>(r.clips.size()));
   return kOk;
 }

@@ -20,23 +20,23 @@ int runExplain(int argc, char** argv) {
   general.add_options()
       ("help,h", "show this help and exit")
       ("version", "print the version and exit")
-      ("model,m", po::value(&p.model), "TorchScript model file (scripted or traced), input N×3×T×H×W")
+      ("model,m", value(&p.model, "FILE"), "TorchScript model file (scripted or traced), input N×3×T×H×W")
       ("list-layers", po::bool_switch(&listLayers), "print every submodule with its output shape and exit")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr")
-      ("threads", po::value(&p.threads)->default_value(0), "LibTorch threads (0: every core)")
-      ("batch-size", po::value(&p.batchSize)->default_value(ev::kDefaultBatchSize),
+      ("threads", value(&p.threads, "N")->default_value(0), "LibTorch threads (0: every core)")
+      ("batch-size", value(&p.batchSize, "N")->default_value(ev::kDefaultBatchSize),
        "windows per forward pass (one backward pass per candidate class serves the batch)")
-      ("device", po::value(&p.device)->default_value(p.device), "cpu, cuda or cuda:N (a LibTorch built with CUDA)");
+      ("device", valueOr(&p.device, "DEVICE"), "cpu, cuda or cuda:N (a LibTorch built with CUDA)");
   po::options_description expl("Explanation");
   args.addExplanation(expl);
   po::options_description prep("Windows and preprocessing");
   args.addPreprocessing(prep, "frames between window starts (the last window is aligned to the video's end)");
   po::options_description out("Output");
   out.add_options()
-      ("out,o", po::value(&p.output), "annotated MP4 (default: <input dir>/<name>.explained.mp4)")
-      ("save-heatmaps", po::value(&p.heatmapsNpy), "float32 .npy (frames, height, width): the rendered heatmaps")
-      ("json", po::value(&p.jsonFile), "JSON summary: class, layer, windows, logits, top-5, per-frame importance")
-      ("save-raw", po::value(&p.rawDir), "directory for every window's exact model input, CAM volume and logits");
+      ("out,o", value(&p.output, "FILE"), "annotated MP4 (default: <input dir>/<name>.explained.mp4)")
+      ("save-heatmaps", value(&p.heatmapsNpy, "FILE"), "float32 .npy (frames, height, width): the rendered heatmaps")
+      ("json", value(&p.jsonFile, "FILE"), "JSON summary: class, layer, windows, logits, top-5, per-frame importance")
+      ("save-raw", value(&p.rawDir, "DIR"), "directory for every window's exact model input, CAM volume and logits");
   args.addRendering(out);
   po::options_description hidden;
   hidden.add_options()("input", po::value(&p.input));
@@ -51,15 +51,10 @@ int runExplain(int argc, char** argv) {
   if (vm.count("help")) {
     std::cout << "Usage: explain-video VIDEO --model MODEL.pt [options]\n"
                  "       explain-video --list-layers --model MODEL.pt [options]\n"
-                 "       explain-video synth --help     (write the synthetic action benchmark)\n"
-                 "       explain-video train --help     (train a TorchScript model on a benchmark split)\n"
-                 "       explain-video distill --help   (train a student from a teacher: kd, explanation loss)\n"
-                 "       explain-video accuracy --help  (clip-level accuracy of a model on a split)\n"
-                 "       explain-video eval --help      (Avg Drop, Incr. in Conf., Win %, curves, localisation)\n"
-                 "       explain-video batch --help     (many videos, one model load; shards for job arrays)\n"
-                 "       explain-video merge DIR        (join a sharded batch's indexes)\n"
-                 "       explain-video eval-merge --help (join a sharded eval's JSON outputs)\n\n"
-                 "Explains a 3D-CNN video classifier's decision with spatio-temporal Grad-CAM++ and\n"
+                 "       explain-video COMMAND [options]   (explain-video help COMMAND: its options)\n\n"
+                 "Commands:\n"
+              << commandList()
+              << "\nExplains a 3D-CNN video classifier's decision with spatio-temporal Grad-CAM++ and\n"
                  "writes the video with per-frame heatmaps.\n\n"
               << visible << "\nMethods (all share one forward pass per window, and the gradient methods one\n"
                             "backward pass per class):\n"
@@ -69,7 +64,21 @@ int runExplain(int argc, char** argv) {
                  "7680x4320 in all), and --save-heatmaps, --save-raw write one file per explanation\n"
                  "tagged .METHOD, .cID or .METHOD.cID (heat.npy -> heat.gradcam.npy).\n"
                  "\nExit codes: 0 success, 1 internal error, 2 bad option, 3 unreadable video,\n"
-                 "4 model/layer/class problem, 5 output cannot be written.\n";
+                 "4 model/layer/class problem, 5 output cannot be written.\n"
+              << examplesSection({
+                     "# Grad-CAM++ of the top-1 class; writes clips/synth_move_up.explained.mp4",
+                     "explain-video clips/synth_move_up.mp4 --model models/c3d_small_synth.pt --labels models/labels.txt",
+                     "# A named class with Grad-CAM at layer pool4, and a JSON summary",
+                     "explain-video clips/synth_move_up.mp4 -m models/c3d_small_synth.pt --labels models/labels.txt \\",
+                     "    --class bounce --method gradcam --layer pool4 --out bounce.mp4 --json bounce.json",
+                     "# Every method side by side, and the two best classes",
+                     "explain-video clips/synth_move_up.mp4 -m models/c3d_small_synth.pt --method all --out all.mp4",
+                     "explain-video clips/synth_move_up.mp4 -m models/c3d_small_synth.pt --class top2 --out top2.mp4",
+                     "# A torchvision model's preprocessing, and the layers it offers",
+                     "explain-video --list-layers --model models/c3d_small_synth.pt --preset kinetics",
+                     "# The other commands' help",
+                     "explain-video help eval",
+                 });
     return kOk;
   }
   if (vm.count("version")) {
@@ -99,8 +108,8 @@ int runExplain(int argc, char** argv) {
       std::snprintf(buf, sizeof buf, " (p=%.3f)", e.classScore);
       classes += (classes.empty() ? "class " : ", class ") + std::to_string(e.classId) + " '" + e.className + "'" + buf;
     }
-  std::fprintf(stderr, "%s: %s, layer %s, %lld frames, %lld windows, %.1f s (model %.1f s)\n", p.input.c_str(),
-               classes.c_str(), r.layer.c_str(), static_cast<long long>(r.frames), static_cast<long long>(r.windows),
+  std::fprintf(stderr, "%s: %s, layer %s, %s, %s, %.1f s (model %.1f s)\n", p.input.c_str(), classes.c_str(),
+               r.layer.c_str(), ev::plural(r.frames, "frame").c_str(), ev::plural(r.windows, "window").c_str(),
                r.secondsTotal, r.secondsModel);
   if (!r.output.empty()) std::printf("%s\n", r.output.c_str());
   return kOk;

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <string>
 
 #include "cli/cli_common.hpp"
 #include "explain_video/error.hpp"
@@ -21,19 +22,75 @@ int exitCodeFor(ev::ErrorKind k) {
   return cli::kInternal;
 }
 
+// The subcommands, in the order the overview lists them. Each sees its own name as argv[0].
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(int, char**);
+};
+const Command kCommands[] = {
+    {"synth", "write the synthetic action benchmark", cli::runSynth},
+    {"train", "train a TorchScript model on a benchmark split", cli::runTrain},
+    {"distill", "train a student from a teacher: kd, explanation loss", cli::runDistill},
+    {"accuracy", "clip-level accuracy of a model on a split", cli::runAccuracy},
+    {"eval", "Avg Drop, Incr. in Conf., Win %, curves, localisation", cli::runEval},
+    {"batch", "many videos, one model load; shards for job arrays", cli::runBatch},
+    {"merge", "join a sharded batch's indexes", cli::runMerge},
+    {"eval-merge", "join a sharded eval's JSON outputs", cli::runEvalMerge},
+};
+
+const Command* findCommand(const char* name) {
+  for (const Command& c : kCommands)
+    if (std::strcmp(c.name, name) == 0) return &c;
+  return nullptr;
+}
+
+std::string commandNames() {
+  std::string s;
+  for (const Command& c : kCommands) s += (s.empty() ? "" : ", ") + std::string(c.name);
+  return s;
+}
+
+// `explain-video help [COMMAND]`: the overview (the main command's --help) or that command's.
+int runHelp(int argc, char** argv) {
+  char helpFlag[] = "--help";
+  if (argc == 1 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    char self[] = "explain-video";
+    char* args[] = {self, helpFlag, nullptr};
+    return cli::runExplain(2, args);
+  }
+  if (argc > 2)
+    throw ev::Error(ev::ErrorKind::Usage, "help: give one command, not " + std::to_string(argc - 1) + " words");
+  const Command* c = findCommand(argv[1]);
+  if (!c)
+    throw ev::Error(ev::ErrorKind::Usage,
+                    std::string("help: unknown command '") + argv[1] + "' (commands: " + commandNames() + ")");
+  std::string name = c->name;
+  char* args[] = {name.data(), helpFlag, nullptr};
+  return c->run(2, args);
+}
+
 }  // namespace
+
+namespace cli {
+
+std::string commandList() {
+  std::string s;
+  for (const Command& c : kCommands) {
+    std::string name = c.name;
+    name.resize(12, ' ');
+    s += "  " + name + c.summary + "\n";
+  }
+  return s;
+}
+
+}  // namespace cli
 
 int main(int argc, char** argv) {
   try {
-    // `explain-video synth ...`: the subcommand sees its own name as argv[0].
-    if (argc > 1 && std::strcmp(argv[1], "synth") == 0) return cli::runSynth(argc - 1, argv + 1);
-    if (argc > 1 && std::strcmp(argv[1], "eval") == 0) return cli::runEval(argc - 1, argv + 1);
-    if (argc > 1 && std::strcmp(argv[1], "train") == 0) return cli::runTrain(argc - 1, argv + 1);
-    if (argc > 1 && std::strcmp(argv[1], "distill") == 0) return cli::runDistill(argc - 1, argv + 1);
-    if (argc > 1 && std::strcmp(argv[1], "accuracy") == 0) return cli::runAccuracy(argc - 1, argv + 1);
-    if (argc > 1 && std::strcmp(argv[1], "batch") == 0) return cli::runBatch(argc - 1, argv + 1);
-    if (argc > 1 && std::strcmp(argv[1], "merge") == 0) return cli::runMerge(argc - 1, argv + 1);
-    if (argc > 1 && std::strcmp(argv[1], "eval-merge") == 0) return cli::runEvalMerge(argc - 1, argv + 1);
+    if (argc > 1 && std::strcmp(argv[1], "help") == 0) return runHelp(argc - 1, argv + 1);
+    if (argc > 1)
+      if (const Command* c = findCommand(argv[1])) return c->run(argc - 1, argv + 1);
     return cli::runExplain(argc, argv);
   } catch (const ev::Error& e) {
     cli::ProgressPrinter::finish();

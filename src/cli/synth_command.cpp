@@ -22,26 +22,34 @@ int runSynth(int argc, char** argv) {
   po::options_description opts("explain-video synth: write the synthetic action benchmark");
   opts.add_options()
       ("help,h", "show this help and exit")
-      ("out,o", po::value(&out), "dataset folder; each split goes to <out>/<split>/ (required)")
-      ("split", po::value(&splits)->default_value(splits), "comma-separated split names; each gets its own seeds")
-      ("clips-per-class", po::value(&clipsPerClass)->default_value(clipsPerClass), "clips of each of the 8 classes per split")
-      ("seed", po::value(&seed)->default_value(seed), "base seed; split and clip seeds derive from it")
-      ("width", po::value(&sp.width)->default_value(sp.width), "frame width in pixels")
-      ("height", po::value(&sp.height)->default_value(sp.height), "frame height in pixels")
-      ("frames", po::value(&sp.frames)->default_value(sp.frames), "frames per clip")
-      ("fps", po::value(&sp.fpsNum)->default_value(sp.fpsNum), "frame rate")
-      ("partial-share", po::value(&sp.partialShare)->default_value(sp.partialShare),
-       "share of clips whose action covers only part of the frames")
-      ("max-static", po::value(&sp.maxStatic)->default_value(sp.maxStatic), "static distractors per clip: 1..N (0: none)")
+      ("out,o", value(&out, "DIR"), "dataset folder; each split goes to <out>/<split>/ (required)")
+      ("split", valueOr(&splits, "LIST"), "comma-separated split names; each gets its own seeds")
+      ("clips-per-class", valueOr(&clipsPerClass, "N"),
+       ("clips of each of the " + std::to_string(ev::synthClassNames().size()) + " classes per split (" +
+        joinNames(ev::synthClassNames()) + ")").c_str())
+      ("seed", valueOr(&seed, "N"), "base seed; split and clip seeds derive from it")
+      ("width", valueOr(&sp.width, "N"), "frame width in pixels, 64..4096")
+      ("height", valueOr(&sp.height, "N"), "frame height in pixels, 48..4096")
+      ("frames", valueOr(&sp.frames, "N"), "frames per clip, 8..1000")
+      ("fps", valueOr(&sp.fpsNum, "N"), "frame rate")
+      ("partial-share", valueOr(&sp.partialShare, "X"), "share of clips whose action covers only part of the frames")
+      ("max-static", valueOr(&sp.maxStatic, "N"), "static distractors per clip: 1..N (0: none), N at most 8")
       ("no-mover", po::bool_switch(&noMover), "no jittering distractor")
-      ("noise", po::value(&sp.noise)->default_value(sp.noise), "per-pixel noise, std in 8-bit levels")
-      ("jitter", po::value(&sp.jitter)->default_value(sp.jitter), "camera shake, max shift in pixels")
+      ("noise", valueOr(&sp.noise, "X"), "per-pixel noise, std in 8-bit levels")
+      ("jitter", valueOr(&sp.jitter, "N"), "camera shake, max shift in pixels")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr");
   const po::variables_map vm = parseOptions("synth", argc, argv, opts);
   if (vm.count("help")) {
     std::cout << "Usage: explain-video synth --out DIR [options]\n\n" << opts
               << "\nWrites <out>/<split>/clip_NNNNNN.mp4 with clip_NNNNNN.json ground truth, labels.txt and\n"
-                 "index.json for every split. The same options and seed give the same files.\n";
+                 "index.json for every split. The same options and seed give the same files. docs/benchmark.md\n"
+                 "describes the classes and the ground truth.\n"
+              << examplesSection({
+                     "# A small benchmark: 2 clips per class in each of train, val and test",
+                     "explain-video synth --out data --clips-per-class 2",
+                     "# One split of square clips, 32 frames each, with another seed",
+                     "explain-video synth --out square --split test --clips-per-class 3 --frames 32 --width 112 --height 112 --seed 7",
+                 });
     return kOk;
   }
   if (out.empty()) throw ev::Error(ev::ErrorKind::Usage, "synth: --out DIR is required");
@@ -63,7 +71,7 @@ int runSynth(int argc, char** argv) {
       };
     const int n = ev::writeSynthSplit(out, split, clipsPerClass, seed, sp, progress);
     ProgressPrinter::finish();
-    std::fprintf(stderr, "%s/%s: %d clips\n", out.c_str(), split.c_str(), n);
+    std::fprintf(stderr, "%s/%s: %s\n", out.c_str(), split.c_str(), ev::plural(n, "clip").c_str());
   }
   return kOk;
 }

@@ -111,52 +111,52 @@ int runTraining(int argc, char** argv, bool distill) {
   po::options_description io("Data and files");
   io.add_options()
       ("help,h", "show this help and exit")
-      ("model,m", po::value(&o.modelPath), "initial TorchScript model, input N×3×T×H×W (e.g. scripts/export_c3d.py --arch c3d-small)")
-      ("output", po::value(&o.modelOutput),
+      ("model,m", value(&o.modelPath, "FILE"), "initial TorchScript model, input N×3×T×H×W (e.g. scripts/export_c3d.py --arch c3d-small)")
+      ("output", value(&o.modelOutput, "KEY"),
        "for a model whose forward() returns a tuple, list or dict: the element holding the logits, as an index or key, "
        "dotted when nested (default: the first tensor)")
-      ("data,d", po::value(&o.trainDir), "training split folder written by explain-video synth (required)")
-      ("val", po::value(&o.valDir), "validation split folder, evaluated after every epoch")
-      ("out,o", po::value(&o.outPath), "the trained model (TorchScript, eval mode) (required)")
-      ("checkpoint", po::value(&o.checkpointDir), "checkpoint folder, written after every epoch (default: OUT.ckpt, or the --resume folder)")
-      ("resume", po::value(&o.resumeDir), "continue the training saved in this checkpoint folder")
-      ("log", po::value(&o.logPath), "JSON training log: options, per-epoch stats, per-step losses")
-      ("keep", po::value(&o.keep)->default_value(o.keep), "final model: best (validation accuracy; needs --val) or last");
+      ("data,d", value(&o.trainDir, "DIR"), "training split folder written by explain-video synth (required)")
+      ("val", value(&o.valDir, "DIR"), "validation split folder, evaluated after every epoch")
+      ("out,o", value(&o.outPath, "FILE"), "the trained model (TorchScript, eval mode) (required)")
+      ("checkpoint", value(&o.checkpointDir, "DIR"), "checkpoint folder, written after every epoch (default: OUT.ckpt, or the --resume folder)")
+      ("resume", value(&o.resumeDir, "DIR"), "continue the training saved in this checkpoint folder")
+      ("log", value(&o.logPath, "FILE"), "JSON training log: options, per-epoch stats, per-step losses")
+      ("keep", valueOr(&o.keep, "WHICH"), "final model: best (validation accuracy; needs --val) or last");
   po::options_description optim("Optimisation");
   optim.add_options()
-      ("epochs", po::value(&o.epochs)->default_value(o.epochs), "epochs (one window per training clip each)")
-      ("stop-after-epoch", po::value(&o.stopAfterEpoch)->default_value(0),
+      ("epochs", valueOr(&o.epochs, "N"), "epochs (one window per training clip each)")
+      ("stop-after-epoch", value(&o.stopAfterEpoch, "N")->default_value(0),
        "stop this run after that many epochs in total (continue later with --resume); 0: run all")
-      ("batch-size", po::value(&o.batchSize)->default_value(o.batchSize), "clips per step")
-      ("optimizer", po::value(&o.optimizer)->default_value(o.optimizer), "sgd, adam or adamw")
-      ("lr", po::value(&o.lr)->default_value(o.lr), "peak learning rate")
-      ("momentum", po::value(&o.momentum)->default_value(o.momentum), "SGD momentum")
+      ("batch-size", valueOr(&o.batchSize, "N"), "clips per step")
+      ("optimizer", valueOr(&o.optimizer, "NAME"), "sgd, adam or adamw")
+      ("lr", valueOr(&o.lr, "X"), "peak learning rate")
+      ("momentum", valueOr(&o.momentum, "X"), "SGD momentum")
       ("nesterov", po::bool_switch(&o.nesterov), "SGD with Nesterov momentum")
-      ("weight-decay", po::value(&o.weightDecay)->default_value(o.weightDecay), "weight decay (L2 for sgd/adam, decoupled for adamw)")
-      ("betas", po::value(&betas)->default_value(betas), "Adam beta1,beta2")
-      ("schedule", po::value(&o.schedule)->default_value(o.schedule), "cosine, step or constant (after the warm-up)")
-      ("warmup-epochs", po::value(&o.warmupEpochs)->default_value(o.warmupEpochs), "linear warm-up length in epochs (fractions allowed)")
-      ("min-lr", po::value(&o.minLr)->default_value(o.minLr), "cosine: learning rate at the end")
-      ("step-size", po::value(&o.stepSize)->default_value(o.stepSize), "step: multiply the rate by --gamma every this many epochs")
-      ("gamma", po::value(&o.gamma)->default_value(o.gamma), "step: factor")
-      ("loss", po::value(&losses)->default_value(losses),
+      ("weight-decay", valueOr(&o.weightDecay, "X"), "weight decay (L2 for sgd/adam, decoupled for adamw)")
+      ("betas", valueOr(&betas, "B1,B2"), "Adam beta1,beta2")
+      ("schedule", valueOr(&o.schedule, "NAME"), "cosine, step or constant (after the warm-up)")
+      ("warmup-epochs", valueOr(&o.warmupEpochs, "X"), "linear warm-up length in epochs (fractions allowed)")
+      ("min-lr", valueOr(&o.minLr, "X"), "cosine: learning rate at the end")
+      ("step-size", valueOr(&o.stepSize, "N"), "step: multiply the rate by --gamma every this many epochs")
+      ("gamma", valueOr(&o.gamma, "X"), "step: factor")
+      ("loss", valueOr(&losses, "LIST"),
        "weighted loss terms NAME[:WEIGHT],...: ce (cross-entropy), kd (distillation from --teacher), exp (explanation loss "
        "against --teacher's maps), box (the model's own map against the actor's ground-truth boxes)")
-      ("label-smoothing", po::value(&o.labelSmoothing)->default_value(o.labelSmoothing), "ce: label smoothing")
-      ("grad-clip", po::value(&o.gradClip)->default_value(o.gradClip), "clip the global gradient norm (0: off)")
-      ("seed", po::value(&o.seed)->default_value(o.seed), "seed of data order, window starts and dropout")
-      ("threads", po::value(&o.threads)->default_value(0), "LibTorch (and decoding) threads (0: every core)")
+      ("label-smoothing", valueOr(&o.labelSmoothing, "X"), "ce: label smoothing")
+      ("grad-clip", valueOr(&o.gradClip, "X"), "clip the global gradient norm (0: off)")
+      ("seed", valueOr(&o.seed, "N"), "seed of data order, window starts and dropout")
+      ("threads", value(&o.threads, "N")->default_value(0), "LibTorch (and decoding) threads (0: every core)")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr");
   po::options_description teacher("Teacher and explanation maps (losses kd, exp, box)");
   teacher.add_options()
-      ("teacher", po::value(&o.teacherPath), distill ? "teacher TorchScript model, same classes and input (required)"
+      ("teacher", value(&o.teacherPath, "FILE"), distill ? "teacher TorchScript model, same classes and input (required)"
                                                      : "teacher TorchScript model, same classes and input")
-      ("kd-temperature", po::value(&o.kdTemperature)->default_value(o.kdTemperature), "kd: softmax temperature T (the term is T²·KL)")
-      ("exp-method", po::value(&o.expMethod)->default_value(o.expMethod),
+      ("kd-temperature", valueOr(&o.kdTemperature, "T"), "kd: softmax temperature T (the term is T²·KL)")
+      ("exp-method", valueOr(&o.expMethod, "NAME"),
        ("exp, box: the maps' method, a differentiable one of the registry: " + differentiableMethods()).c_str())
-      ("exp-layer", po::value(&o.expLayer), "exp, box: the student's layer (default: its last 5D block, as explain picks)")
-      ("teacher-layer", po::value(&o.teacherLayer), "exp: the teacher's layer (default: its last 5D block)")
-      ("teacher-output", po::value(&o.teacherOutput), "the teacher's logits in its forward() output, as --output");
+      ("exp-layer", value(&o.expLayer, "PATH"), "exp, box: the student's layer (default: its last 5D block, as explain picks)")
+      ("teacher-layer", value(&o.teacherLayer, "PATH"), "exp: the teacher's layer (default: its last 5D block)")
+      ("teacher-output", value(&o.teacherOutput, "KEY"), "the teacher's logits in its forward() output, as --output");
   po::options_description input("Model input (as in the explain command)");
   pre.add(input, "frames between validation window starts (a clip's class = argmax of the mean logits)");
   po::options_description all(distill ? "explain-video distill: train a student video classifier from a teacher on a synth split"
@@ -171,6 +171,26 @@ int runTraining(int argc, char** argv, bool distill) {
       std::cout << "Usage: explain-video train --model INIT.pt --data DIR/train [--val DIR/val] --out MODEL.pt [options]\n\n";
     std::cout << all << "\nPrints the path of the trained model on stdout. See "
               << (distill ? "docs/distill.md" : "docs/training.md") << ".\n";
+    if (distill)
+      std::cout << examplesSection({
+          "# A c3d-tiny student from the shipped teacher, with the Grad-CAM++ explanation loss",
+          "/usr/bin/python3 scripts/export_c3d.py --arch c3d-tiny --norm --out student_init.pt",
+          "explain-video synth --out data --split train,test --clips-per-class 1",
+          "explain-video distill --teacher models/c3d_small_synth.pt --model student_init.pt --data data/train \\",
+          "    --out student.pt --loss ce,kd,exp:10 --optimizer adam --lr 2e-3 --epochs 1",
+          "explain-video accuracy --model student.pt --data data/test",
+      });
+    else
+      std::cout << examplesSection({
+          "# A small C3D on a small benchmark, keeping the epoch of the best validation accuracy",
+          "/usr/bin/python3 scripts/export_c3d.py --arch c3d-small --norm --out init.pt",
+          "explain-video synth --out data --clips-per-class 1",
+          "explain-video train --model init.pt --data data/train --val data/val --out trained.pt --epochs 2",
+          "# Stop after one epoch of two, then continue from the checkpoint",
+          "explain-video train --model init.pt --data data/train --out part.pt --epochs 2 --stop-after-epoch 1",
+          "explain-video train --model init.pt --data data/train --out part.pt --epochs 2 --resume part.pt.ckpt",
+          "explain-video accuracy --model trained.pt --data data/test",
+      });
     return kOk;
   }
   if (distill && o.teacherPath.empty()) throw ev::Error(ev::ErrorKind::Usage, "distill: --teacher is required");
@@ -196,7 +216,8 @@ int runTraining(int argc, char** argv, bool distill) {
       using K = ev::TrainEvent::Kind;
       switch (e.kind) {
         case K::Loading:
-          std::snprintf(buf, sizeof buf, "loading %s  %lld/%lld clips", e.split.c_str(), e.done, e.total);
+          std::snprintf(buf, sizeof buf, "loading %s  %lld/%lld %s", e.split.c_str(), e.done, e.total,
+                        ev::pluralNoun(e.total, "clip").c_str());
           printer.progress(buf, e.done == e.total);
           if (e.done == e.total) printer.end();
           break;
@@ -211,7 +232,8 @@ int runTraining(int argc, char** argv, bool distill) {
           printer.progress(buf, e.done == e.total);
           break;
         case K::Validating:
-          std::snprintf(buf, sizeof buf, "epoch %d/%d  validating %lld/%lld clips", e.epoch, e.epochs, e.done, e.total);
+          std::snprintf(buf, sizeof buf, "epoch %d/%d  validating %lld/%lld %s", e.epoch, e.epochs, e.done, e.total,
+                        ev::pluralNoun(e.total, "clip").c_str());
           printer.progress(buf, false);
           break;
         case K::EpochEnd: {
@@ -261,22 +283,26 @@ int runAccuracy(int argc, char** argv) {
   po::options_description opts("explain-video accuracy: clip-level accuracy of a model on a synth split");
   opts.add_options()
       ("help,h", "show this help and exit")
-      ("model,m", po::value(&model), "TorchScript model (required)")
-      ("output", po::value(&eo.modelOutput),
+      ("model,m", value(&model, "FILE"), "TorchScript model (required)")
+      ("output", value(&eo.modelOutput, "KEY"),
        "for a model whose forward() returns a tuple, list or dict: the element holding the logits, as an index or key, "
        "dotted when nested (default: the first tensor)")
-      ("data,d", po::value(&data), "split folder written by explain-video synth (required)")
-      ("json", po::value(&json), "also write the report as JSON (per class, confusion matrix, per-clip logits)")
-      ("batch-size", po::value(&eo.batchSize)->default_value(eo.batchSize), "windows per forward pass")
-      ("device", po::value(&eo.device)->default_value(eo.device), "cpu, cuda or cuda:N (a LibTorch built with CUDA)")
-      ("threads", po::value(&eo.threads)->default_value(0), "LibTorch (and decoding) threads (0: every core)")
+      ("data,d", value(&data, "DIR"), "split folder written by explain-video synth (required)")
+      ("json", value(&json, "FILE"), "also write the report as JSON (per class, confusion matrix, per-clip logits)")
+      ("batch-size", valueOr(&eo.batchSize, "N"), "windows per forward pass")
+      ("device", valueOr(&eo.device, "DEVICE"), "cpu, cuda or cuda:N (a LibTorch built with CUDA)")
+      ("threads", value(&eo.threads, "N")->default_value(0), "LibTorch (and decoding) threads (0: every core)")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr");
   pre.add(opts, "frames between window starts (a clip's class = argmax of the mean logits)");
   const po::variables_map vm = parseOptions("accuracy", argc, argv, opts);
   if (vm.count("help")) {
     std::cout << "Usage: explain-video accuracy --model MODEL.pt --data DIR/test [--json FILE] [options]\n\n" << opts
               << "\nA clip's prediction is the argmax of its mean logits over windows of --clip-len frames every\n"
-                 "--stride frames, as the explain command picks its class. See docs/training.md.\n";
+                 "--stride frames, as the explain command picks its class. See docs/training.md.\n"
+              << examplesSection({
+                     "explain-video synth --out data --split test --clips-per-class 2",
+                     "explain-video accuracy --model models/c3d_small_synth.pt --data data/test --json accuracy.json",
+                 });
     return kOk;
   }
   if (model.empty()) throw ev::Error(ev::ErrorKind::Usage, "accuracy: --model FILE is required");
@@ -290,7 +316,8 @@ int runAccuracy(int argc, char** argv) {
     r = ev::evaluateAccuracy(model, data, eo, [&](int done, int total) {
       char buf[128];
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::snprintf(buf, sizeof buf, "accuracy  %d/%d clips  %.1f clips/s", done, total, s > 0 ? done / s : 0.0);
+      std::snprintf(buf, sizeof buf, "accuracy  %d/%d %s  %.1f clips/s", done, total, ev::pluralNoun(total, "clip").c_str(),
+                    s > 0 ? done / s : 0.0);
       printer.progress(buf, done == total);
     });
     printer.end();
@@ -302,8 +329,8 @@ int runAccuracy(int argc, char** argv) {
 
   size_t nameWidth = 5;
   for (const auto& n : r.classNames) nameWidth = std::max(nameWidth, n.size());
-  std::printf("accuracy %.4f (%d/%zu clips)  model %s  data %s\n", r.top1, r.correct, r.truth.size(), model.c_str(),
-              data.c_str());
+  std::printf("accuracy %.4f (%d/%zu %s)  model %s  data %s\n", r.top1, r.correct, r.truth.size(),
+              ev::pluralNoun(r.truth.size(), "clip").c_str(), model.c_str(), data.c_str());
   std::printf("per class:\n");
   for (size_t c = 0; c < r.classNames.size(); ++c) {
     if (r.classTotal[c])

@@ -9,6 +9,7 @@
 
 #include "explain_video/error.hpp"
 #include "explain_video/eval.hpp"
+#include "util/plural.hpp"
 
 namespace ev {
 namespace {
@@ -151,10 +152,12 @@ EvalResult mergeEvalShards(const std::vector<std::string>& files) {
     }
   }
   std::string missing;
+  int nMissing = 0;
   for (int k = 0; k < count; ++k)
-    if (!seen.count(k)) missing += (missing.empty() ? "" : ", ") + std::to_string(k);
+    if (!seen.count(k)) missing += (nMissing++ ? ", " : "") + std::to_string(k);
   if (!missing.empty())
-    throw Error(ErrorKind::Input, "eval-merge: shards " + missing + " of " + std::to_string(count) + " are missing");
+    throw Error(ErrorKind::Input, "eval-merge: " + pluralNoun(nMissing, "shard") + " " + missing + " of " +
+                                      std::to_string(count) + (nMissing == 1 ? " is" : " are") + " missing");
   std::sort(r.clips.begin(), r.clips.end(), [](const ClipEval& a, const ClipEval& b) { return a.position < b.position; });
   for (size_t i = 1; i < r.clips.size(); ++i)
     if (r.clips[i].position == r.clips[i - 1].position)

@@ -8,6 +8,7 @@
 #include "explain_video/error.hpp"
 #include "explain_video/eval.hpp"
 #include "explain_video/heatmap.hpp"
+#include "util/plural.hpp"
 
 namespace ev {
 namespace {
@@ -112,7 +113,7 @@ std::vector<double> insertionCurve(const Volume& input, const Volume& map, int s
 double softmaxScore(const std::vector<float>& logits, int c) {
   if (c < 0 || c >= static_cast<int>(logits.size()))
     throw Error(ErrorKind::Model, "class " + std::to_string(c) + " is out of range for a model with " +
-                                      std::to_string(logits.size()) + " classes");
+                                      plural(logits.size(), "class"));
   const double m = *std::max_element(logits.begin(), logits.end());
   double s = 0;
   for (float l : logits) s += std::exp(static_cast<double>(l) - m);

@@ -16,6 +16,7 @@
 #include "explain_video/error.hpp"
 #include "explain_video/eval.hpp"
 #include "io/atomic_output.hpp"
+#include "util/plural.hpp"
 
 namespace fs = std::filesystem;
 
@@ -229,7 +230,8 @@ std::string formatEvalTable(const EvalResult& r) {
   std::ostringstream s;
   int withTruth = 0;
   for (const auto& c : r.clips) withTruth += c.truthClass >= 0;
-  s << r.clips.size() << " clips (" << withTruth << " with ground truth), " << r.totalWindows() << " windows, layer "
+  s << plural(r.clips.size(), "clip") << " (" << withTruth << " with ground truth), " << plural(r.totalWindows(), "window")
+    << ", layer "
     << r.layer << "\n";
   s << std::left << std::setw(static_cast<int>(w0) + 2) << "metric";
   for (size_t i = 0; i < r.methods.size(); ++i) s << std::right << std::setw(static_cast<int>(w[i]) + 2) << r.methods[i].method;

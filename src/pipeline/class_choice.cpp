@@ -16,6 +16,17 @@ constexpr size_t kCandidatesPerWindow = 5;
 
 bool isNumber(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
 
+// Every problem with --class is a class problem (exit code 4, as an out-of-range id is).
+Error classError(const std::string& what) { return Error(ErrorKind::Model, what); }
+
+// "(names: a, b, c)" for a short labels file, "(8 names)" for a long one.
+std::string namesHint(const std::vector<std::string>& labels) {
+  if (labels.size() > 20) return " (" + std::to_string(labels.size()) + " names)";
+  std::string s;
+  for (const std::string& l : labels) s += (s.empty() ? "" : ", ") + l;
+  return " (names: " + s + ")";
+}
+
 }  // namespace
 
 std::vector<int> topK(const std::vector<float>& v, size_t k) {
@@ -48,7 +59,7 @@ ClassChoice parseClassChoice(const std::string& spec, const std::vector<std::str
       std::find(labels.begin(), labels.end(), spec) == labels.end()) {
     const std::string n = spec.substr(3);
     c.topK = n.size() > 6 ? 0 : std::stoi(n);
-    if (c.topK < 1 || c.topK > 100000) throw Error(ErrorKind::Usage, "--class " + spec + ": K must be between 1 and 100000");
+    if (c.topK < 1 || c.topK > 100000) throw classError("--class " + spec + ": K must be between 1 and 100000");
     return c;
   }
   std::istringstream in(spec);
@@ -57,21 +68,23 @@ ClassChoice parseClassChoice(const std::string& spec, const std::vector<std::str
     s.erase(s.find_last_not_of(" \t") + 1);
     if (s.empty()) continue;
     int id = -1;
+    if (s[0] == '-' && isNumber(s.substr(1)) && std::find(labels.begin(), labels.end(), s) == labels.end())
+      throw classError("--class " + s + ": class id out of range: ids start at 0");
     if (isNumber(s)) {
-      if (s.size() > 9) throw Error(ErrorKind::Usage, "--class " + s + ": not a valid class id");
+      if (s.size() > 9) throw classError("--class " + s + ": class id out of range");
       id = std::stoi(s);
     } else {
       if (labels.empty())
-        throw Error(ErrorKind::Usage, "--class '" + s + "' is a name: give --labels FILE to look it up, or a class id");
+        throw classError("--class '" + s + "' is a name: give --labels FILE to look it up, or a class id");
       const auto it = std::find(labels.begin(), labels.end(), s);
-      if (it == labels.end()) throw Error(ErrorKind::Usage, "--class '" + s + "' is not a name in " + labelsFile);
+      if (it == labels.end()) throw classError("--class '" + s + "' is not a name in " + labelsFile + namesHint(labels));
       id = static_cast<int>(it - labels.begin());
     }
     if (std::find(c.fixed.begin(), c.fixed.end(), id) != c.fixed.end())
-      throw Error(ErrorKind::Usage, "--class lists class " + std::to_string(id) + " twice");
+      throw classError("--class lists class " + std::to_string(id) + " twice");
     c.fixed.push_back(id);
   }
-  if (c.fixed.empty()) throw Error(ErrorKind::Usage, "--class '" + spec + "' names no class");
+  if (c.fixed.empty()) throw classError("--class '" + spec + "' names no class");
   return c;
 }
 

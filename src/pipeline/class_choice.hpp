@@ -19,8 +19,9 @@ struct ClassChoice {
   std::vector<int> resolve(const std::vector<float>& meanLogits, bool* clipped) const;
 };
 
-// "" (top-1), "3", "bounce", "3,bounce", "top3". Errors: Usage naming --class (a name without
-// --labels, a name not in the labels file, a repeated class, top0).
+// "" (top-1), "3", "bounce", "3,bounce", "top3". Errors: Model (exit code 4, as an id beyond the
+// model's classes) naming --class: a negative id, a name without --labels, a name not in the
+// labels file, a repeated class, top0, a list naming no class.
 ClassChoice parseClassChoice(const std::string& spec, const std::vector<std::string>& labels,
                              const std::string& labelsFile);
 

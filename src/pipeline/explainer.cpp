@@ -30,6 +30,7 @@
 #include "pipeline/streams.hpp"
 #include "pipeline/window_explainer.hpp"
 #include "pipeline/window_store.hpp"
+#include "util/plural.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -105,8 +106,8 @@ struct Explainer::Impl {
 
   void checkLabels(size_t numClasses) const {
     if (!labels.empty() && labels.size() != numClasses)
-      throw Error(ErrorKind::Usage, params.labelsFile + ": " + std::to_string(labels.size()) +
-                                        " names, but the model has " + std::to_string(numClasses) + " classes");
+      throw Error(ErrorKind::Usage, params.labelsFile + ": " + plural(labels.size(), "name") +
+                                        ", but the model has " + plural(numClasses, "class"));
   }
 
   // decode → windows → capture → maps. `only` (when non-null) restricts the model to those
@@ -246,7 +247,7 @@ struct Explainer::Impl {
     out.classes = choice.resolve(out.meanLogits, &clipped);
     if (clipped)
       out.warnings.push_back("--class top" + std::to_string(choice.topK) + ": the model has only " +
-                             std::to_string(out.meanLogits.size()) + " classes; explaining " +
+                             plural(out.meanLogits.size(), "class") + "; explaining " +
                              std::to_string(out.classes.size()));
 
     // ---- re-explain (only if needed): windows whose candidates missed an explained class ----
@@ -364,8 +365,8 @@ struct Explainer::Impl {
         auto most = std::max_element(e.emptyReasons.begin(), e.emptyReasons.end(),
                                      [](const auto& a, const auto& b) { return a.second < b.second; });
         why = most->first;
-        line += "the map is all zero in " + std::to_string(e.zeroWindows) + " of " + std::to_string(pr.windows) +
-                " windows" + (e.zeroWindows == pr.windows ? " (the whole explanation is empty)" : "") +
+        line += "the map is all zero in " + std::to_string(e.zeroWindows) + " of " + plural(pr.windows, "window") +
+                (e.zeroWindows == pr.windows ? " (the whole explanation is empty)" : "") +
                 (e.emptyReasons.size() > 1 ? ", most often because " : ": ");
         for (EmptyReason r : {EmptyReason::ZeroActivation, EmptyReason::ZeroGradient, EmptyReason::NoPositiveGradient,
                               EmptyReason::NegativeEvidence})

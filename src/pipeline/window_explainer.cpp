@@ -6,6 +6,7 @@
 #include "cam/method.hpp"
 #include "explain_video/error.hpp"
 #include "model/script_model.hpp"
+#include "util/plural.hpp"
 
 namespace ev {
 
@@ -92,7 +93,7 @@ std::vector<WindowMaps> WindowExplainer::explain(const std::vector<const Volume*
     for (int c : w.classIds)
       if (c < 0 || c >= classes)
         throw Error(ErrorKind::Model,
-                    "class id " + std::to_string(c) + " out of range: model has " + std::to_string(classes) + " classes");
+                    "class id " + std::to_string(c) + " out of range: model has " + plural(classes, "class"));
     if (w.classIds.size() != out.front().classIds.size())
       throw Error(ErrorKind::Internal, "windows of a batch with different numbers of candidate classes");
     chosen[static_cast<size_t>(i)] = w.classIds;
@@ -114,8 +115,8 @@ std::vector<WindowMaps> WindowExplainer::explain(const std::vector<const Volume*
     const at::Tensor& w = d.head.weight;
     if (w.size(1) != C || w.size(0) != classes)
       d.sm->fail("cam: the linear layer '" + d.head.linear + "' is " + std::to_string(w.size(0)) + "x" +
-                 std::to_string(w.size(1)) + ", but layer '" + d.layer + "' has " + std::to_string(C) +
-                 " channels and the model " + std::to_string(classes) + " classes");
+                 std::to_string(w.size(1)) + ", but layer '" + d.layer + "' has " + plural(C, "channel") +
+                 " and the model " + plural(classes, "class"));
     // The graph walk cannot see which output --output selects: check logits = W·mean(A) + b.
     at::Tensor expect = at::matmul(a.mean({2, 3, 4}), w.t());  // N×K'
     if (d.head.bias.defined()) expect = expect + d.head.bias;

@@ -11,6 +11,7 @@
 #include "explain_video/synth.hpp"
 #include "explain_video/video.hpp"
 #include "io/atomic_output.hpp"
+#include "util/plural.hpp"
 
 namespace ev {
 
@@ -202,7 +203,7 @@ ClipTruth readClipTruth(const std::string& path) {
     if (W <= 0 || H <= 0 || W > 65536 || H > 65536) badTruth(path, "bad frame size");
     const auto& frames = j.at("frames");
     if (static_cast<int>(frames.size()) != t.params.frames)
-      badTruth(path, "has " + std::to_string(frames.size()) + " frame records, params.frames is " + std::to_string(t.params.frames));
+      badTruth(path, "has " + plural(frames.size(), "frame record") + ", params.frames is " + std::to_string(t.params.frames));
     for (const auto& f : frames) {
       const auto& cam = f.at("camera");
       t.camera.emplace_back(cam.at(0).get<int>(), cam.at(1).get<int>());

@@ -13,6 +13,7 @@
 #include "explain_video/synth.hpp"
 #include "model/script_model.hpp"
 #include "model/torch_text.hpp"
+#include "util/plural.hpp"
 
 namespace ev {
 namespace trainimpl {
@@ -161,8 +162,8 @@ class DistillationTerm : public LossTerm {
   at::Tensor compute(const Batch& batch, const Forward& f, torch::jit::Module&) override {
     const at::Tensor& teacherLogits = teacher_->run(batch).first;
     if (teacherLogits.sizes() != f.logits.sizes())
-      throw Error(ErrorKind::Model, "the teacher has " + std::to_string(teacherLogits.size(1)) +
-                                        " outputs, the student " + std::to_string(f.logits.size(1)));
+      throw Error(ErrorKind::Model, "the teacher has " + plural(teacherLogits.size(1), "output") +
+                                        ", the student " + std::to_string(f.logits.size(1)));
     const at::Tensor logP = at::log_softmax(f.logits / t_, 1);
     const at::Tensor logQ = at::log_softmax(teacherLogits.to(f.logits.scalar_type()) / t_, 1);
     return (logQ.exp() * (logQ - logP)).sum(1).mean() * (t_ * t_);

@@ -25,6 +25,7 @@
 #include "model/script_model.hpp"
 #include "model/torch_text.hpp"
 #include "train/train_records.hpp"
+#include "util/plural.hpp"
 
 namespace fs = std::filesystem;
 
@@ -61,8 +62,8 @@ void checkModel(modelimpl::ScriptModel& m, const SplitData& split, int clipLen) 
   }
   const int64_t classes = static_cast<int64_t>(split.classNames.size());
   if (logits.size(1) != classes)
-    throw Error(ErrorKind::Model, path + ": the model has " + std::to_string(logits.size(1)) + " outputs but " +
-                                      split.dir + " has " + std::to_string(classes) + " classes");
+    throw Error(ErrorKind::Model, path + ": the model has " + plural(logits.size(1), "output") + " but " +
+                                      split.dir + " has " + plural(classes, "class"));
 }
 
 // N windows → N×3×T×H×W float, exactly the explain pipeline's window inputs.
@@ -106,8 +107,8 @@ std::vector<std::vector<float>> meanLogits(modelimpl::ScriptModel& m, const Spli
     std::vector<int64_t> starts(wStart.begin() + b0, wStart.begin() + b1);
     const at::Tensor logits = m.forwardLogits(makeInput(d, clips, starts, clipLen, norm)).to(at::kFloat).cpu().contiguous();
     if (static_cast<size_t>(logits.size(1)) != K)
-      throw Error(ErrorKind::Model, path + ": the model has " + std::to_string(logits.size(1)) + " outputs but " + d.dir +
-                                        " has " + std::to_string(K) + " classes");
+      throw Error(ErrorKind::Model, path + ": the model has " + plural(logits.size(1), "output") + " but " + d.dir +
+                                        " has " + plural(K, "class"));
     const float* p = logits.data_ptr<float>();
     for (int i = 0; i < b1 - b0; ++i) {
       const size_t c = static_cast<size_t>(clips[static_cast<size_t>(i)]);
