@@ -12,6 +12,7 @@
 #include <regex>
 
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include "cli_runner.hpp"
 #include "explain_video/cam.hpp"
@@ -402,4 +403,38 @@ TEST(Cli, StrideLargerThanTheSpanIsRefused) {
                 {"--stride 8 is larger than the window's span of 7 frames"});
   expectFailure(quote(goodClip()) + m + " --frame-step 0", 2, {"--frame-step must be 1..1000"});
   expectFailure(quote(goodClip()) + m + " --spatial centre", 2, {"--spatial 'centre'", "crop, full or tiles"});
+}
+
+// A labels file one name short is accepted with a warning (the missing class shown as
+// "class N"); one name too many is refused before any progress line.
+TEST(Cli, LabelsShorterWarnsLongerIsRefused) {
+  const std::string m = " --model " + quote(model("red_detector.pt")) + " --out " + quote(dir() + "/labels.mp4");
+  const std::string shortLabels = writeFile("short_labels.txt", "red\n");
+  const evtest::CliRun r = runCli(quote(goodClip()) + m + " --labels " + quote(shortLabels) + " --class 1 --quiet");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("short_labels.txt: 1 name for the model's 2 classes; class 1 is shown as 'class N'"),
+            std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("'class 1'"), std::string::npos) << r.err;
+  fs::remove(dir() + "/labels.mp4");
+  // Without --quiet: the error is the only line (no progress started).
+  const std::string longLabels = writeFile("long_labels.txt", "red\nno red\nblue\n");
+  const auto before = listDir(dir());
+  const evtest::CliRun e = runCli(quote(goodClip()) + m + " --labels " + quote(longLabels));
+  EXPECT_EQ(e.code, 2) << e.err;
+  EXPECT_EQ(e.err, "explain-video: error: " + longLabels + ": 3 names, but the model has 2 classes (line N names class id N)\n");
+  EXPECT_EQ(listDir(dir()), before);
+}
+
+// A still image is not a video: refused in one line (exit 3) unless --allow-image.
+TEST(Cli, StillImageNeedsAllowImage) {
+  const std::string png = dir() + "/still.png";
+  cv::Mat img(48, 64, CV_8UC3, cv::Scalar(20, 20, 235));
+  ASSERT_TRUE(cv::imwrite(png, img));
+  const std::string m = " --model " + quote(model("red_detector.pt")) + " --out " + quote(dir() + "/still.mp4");
+  expectFailure(quote(png) + m, 3, {"still.png: a still image (png), not a video", "--allow-image"});
+  const evtest::CliRun r = runCli(quote(png) + m + " --allow-image --quiet");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir() + "/still.mp4"));
+  fs::remove(dir() + "/still.mp4");
+  fs::remove(png);
 }

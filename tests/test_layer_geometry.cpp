@@ -88,3 +88,25 @@ TEST(LayerGeometry, UnmodelledOpsGiveNoCentresAndSayWhich) {
   EXPECT_TRUE(c.empty());
   EXPECT_NE(why.find("aten::adaptive_avg_pool3d"), std::string::npos) << why;
 }
+
+// Keras-style "same" padding written as F.pad (tests/models/pipeline_models.py KerasSame), on a
+// 8×15×15 input, worked by hand per axis:
+//   F.pad(1, 1) + conv k3: centres stay 0..14 (0..7 in time);
+//   F.pad(0, 1) + max_pool k2 s2: 15 → 8 cells at 2j + 0.5, the last (14 and a padded row) at 14;
+//     time 8 → 4 at 0.5, 2.5, 4.5, 6.5;
+//   F.max_pool3d(x, self.k, self.k), self.k = [1, 2, 2] (module attributes): space 8 → 4 at
+//     1.5, 5.5, 9.5, (12.5 + 14)/2 = 13.25; time unchanged;
+//   nn.MaxPool3d(2): space 3.5, (9.5 + 13.25)/2 = 11.375; time 1.5, 5.5.
+// Without the F.pad the pooling would give 7 cells, not 8: the walk would disagree with the layer.
+TEST(LayerGeometry, KerasSamePaddingAndAttributeKernels) {
+  for (const char* file : {"keras_same_scripted.pt", "keras_same_traced.pt"}) {
+    std::string why;
+    const ev::CellCentres c = centresOf(file, "pool", {1, 3, 8, 15, 15}, &why);
+    ASSERT_FALSE(c.empty()) << file << ": " << why;
+    EXPECT_EQ(c.t, (std::vector<double>{1.5, 5.5})) << file;
+    EXPECT_EQ(c.h, (std::vector<double>{3.5, 11.375})) << file;
+    EXPECT_EQ(c.w, (std::vector<double>{3.5, 11.375})) << file;
+    ev::Model m(model(file), 1);
+    EXPECT_EQ(m.defaultLayer({1, 3, 8, 15, 15}), "pool") << file;
+  }
+}

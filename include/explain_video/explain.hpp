@@ -81,6 +81,9 @@ struct ExplainRequest {
   // Any warning (an empty, dark, degenerate or approximated explanation, a skipped method) is
   // an error (ErrorKind::Strict), raised before the render pass; nothing is written.
   bool strict = false;
+  // A single frame in an image format (PNG, JPEG, ...) is refused (ErrorKind::Input) unless
+  // this is set; then it is explained as a clip of one frame, padded to --clip-len.
+  bool allowImage = false;
 };
 
 struct ExplainParams : ExplainerParams, ExplainRequest {};

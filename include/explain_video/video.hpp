@@ -32,6 +32,9 @@ struct VideoInfo {
   int64_t frameCountHint = 0; // container's frame count if known, else an estimate, else 0
   double duration = 0.0;      // seconds, 0 if unknown
   std::string codec;          // decoder name, e.g. "h264"
+  std::string container;      // demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2", "png_pipe"
+  bool imageFormat = false;   // an image demuxer (image2, png_pipe, jpeg_pipe, ...): a still
+                              // picture or an image sequence, not a video container
 };
 
 // Streaming decoder. Throws ev::Error(ErrorKind::Input, "<path>: <problem>") for a file it

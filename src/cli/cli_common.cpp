@@ -100,6 +100,8 @@ void ExplainArgs::addExplanation(boost::program_options::options_description& op
        "several give one panel each (default: top-1 of the mean logits)")
       ("labels", value(&p_.labelsFile, "FILE"), "class names, one per line, line N = class id N")
       ("normalize", valueOr(&normalize_, "MODE"), normalizeHelp_.c_str())
+      ("allow-image", po::bool_switch(&p_.allowImage),
+       "explain a still image (PNG, JPEG, ...) as a one-frame clip instead of refusing it")
       ("strict", po::bool_switch(&p_.strict),
        "any warning (mostly empty or dark maps, unknown cell geometry, a skipped method) is an error: exit 7, "
        "nothing written");

@@ -12,12 +12,22 @@ namespace {
 
 namespace jit = torch::jit;
 
-// One spatial axis of a convolution or pooling.
+// One spatial axis of a convolution or pooling; padding pl before and pr after (F.pad merged in
+// may make them differ).
 struct AxisOp {
   int64_t k = 1, s = 1, p = 0, d = 1;
   bool ceil = false;
   bool pool = false;
+  int64_t pl = 0, pr = 0;
 };
+
+// Constants the walk reads: toIValue, else the caller's resolver (module attributes).
+thread_local const std::function<std::optional<c10::IValue>(jit::Value*)>* g_constOf = nullptr;
+std::optional<c10::IValue> constant(jit::Value* v) {
+  if (auto iv = jit::toIValue(v)) return iv;
+  if (g_constOf && *g_constOf) return (*g_constOf)(v);
+  return std::nullopt;
+}
 // An op acting on the last axes.size() of (T, H, W).
 using Op = std::vector<AxisOp>;
 
@@ -27,23 +37,28 @@ std::optional<std::vector<int64_t>> intList(jit::Value* v, size_t nd) {
   std::vector<int64_t> out;
   if (v->node()->kind() == c10::prim::ListConstruct) {
     for (jit::Value* e : v->node()->inputs()) {
-      auto iv = jit::toIValue(e);
+      auto iv = constant(e);
       if (!iv || !iv->isInt()) return std::nullopt;
       out.push_back(iv->toInt());
     }
   } else {
-    auto iv = jit::toIValue(v);
+    auto iv = constant(v);
     if (!iv) return std::nullopt;
     if (iv->isInt()) out.assign(nd, iv->toInt());
     else if (iv->isIntList()) out = iv->toIntVector();
-    else return std::nullopt;
+    else if (iv->isTuple()) {
+      for (const c10::IValue& e : iv->toTupleRef().elements()) {
+        if (!e.isInt()) return std::nullopt;
+        out.push_back(e.toInt());
+      }
+    } else return std::nullopt;
   }
   if (out.size() == 1 && nd > 1) out.assign(nd, out[0]);
   return out;
 }
 
 std::optional<bool> boolOf(jit::Value* v) {
-  auto iv = jit::toIValue(v);
+  auto iv = constant(v);
   if (!iv || !iv->isBool()) return std::nullopt;
   return iv->toBool();
 }
@@ -97,7 +112,8 @@ std::optional<Op> convOp(jit::Node* n, const std::string& kind, const std::funct
     return std::nullopt;
   }
   Op op(nd);
-  for (size_t i = 0; i < nd; ++i) op[i] = AxisOp{w.size(2 + i), (*stride)[i], (*padding)[i], (*dilation)[i], false, false};
+  for (size_t i = 0; i < nd; ++i)
+    op[i] = AxisOp{w.size(2 + i), (*stride)[i], (*padding)[i], (*dilation)[i], false, false, (*padding)[i], (*padding)[i]};
   return op;
 }
 
@@ -122,7 +138,8 @@ std::optional<Op> poolOp(jit::Node* n, const std::string& kind, std::string* why
     return std::nullopt;
   }
   Op op(nd);
-  for (size_t i = 0; i < nd; ++i) op[i] = AxisOp{(*kernel)[i], (*stride)[i], (*padding)[i], (*dilation)[i], *ceil, true};
+  for (size_t i = 0; i < nd; ++i)
+    op[i] = AxisOp{(*kernel)[i], (*stride)[i], (*padding)[i], (*dilation)[i], *ceil, true, (*padding)[i], (*padding)[i]};
   return op;
 }
 
@@ -139,13 +156,13 @@ double centreAt(const std::vector<double>& c, double x) {
 // Applies one axis op; false if the axis is too short for the kernel.
 bool applyAxis(const AxisOp& o, std::vector<double>& c) {
   const int64_t n = static_cast<int64_t>(c.size());
-  const int64_t span = n + 2 * o.p - o.d * (o.k - 1) - 1;
+  const int64_t span = n + o.pl + o.pr - o.d * (o.k - 1) - 1;
   if (span < 0 || o.s <= 0) return false;
   int64_t m = (o.ceil ? (span + o.s - 1) / o.s : span / o.s) + 1;
-  if (o.ceil && (m - 1) * o.s >= n + o.p) --m;  // PyTorch: the last window must start inside
+  if (o.ceil && (m - 1) * o.s >= n + o.pl) --m;  // PyTorch: the last window must start inside
   std::vector<double> out(static_cast<size_t>(m));
   for (int64_t j = 0; j < m; ++j) {
-    const int64_t first = j * o.s - o.p;
+    const int64_t first = j * o.s - o.pl;
     if (o.pool) {
       double sum = 0;
       int count = 0;
@@ -168,7 +185,12 @@ bool applyAxis(const AxisOp& o, std::vector<double>& c) {
 }  // namespace
 
 CellCentres cellCentresOf(jit::Graph& graph, jit::Value* target, const std::function<at::Tensor(jit::Value*)>& weightOf,
-                          const std::vector<int64_t>& inputShape, std::string* why) {
+                          const std::vector<int64_t>& inputShape, std::string* why,
+                          const std::function<std::optional<c10::IValue>(jit::Value*)>& constOf) {
+  g_constOf = &constOf;
+  struct Reset {
+    ~Reset() { g_constOf = nullptr; }
+  } reset;
   std::string reason;
   if (!why) why = &reason;
   why->clear();
@@ -178,6 +200,7 @@ CellCentres cellCentresOf(jit::Graph& graph, jit::Value* target, const std::func
   }
   jit::Value* input = graph.inputs().at(1);
   std::vector<Op> ops;  // from the target back to the input
+  jit::Value* opInput = nullptr;  // the input of ops.back()
   std::string consumer = "the layer";
   for (jit::Value* v = target; v != input;) {
     if (!v) {
@@ -207,6 +230,30 @@ CellCentres cellCentresOf(jit::Graph& graph, jit::Value* target, const std::func
       }
       v = list->input(0);
       continue;
+    } else if (kind == "aten::pad" || kind == "aten::constant_pad_nd") {
+      // (left, right) pairs from the last axis backward; merged into the op this pad feeds
+      // when there is one (the usual "same" padding), else a shift of its own.
+      auto pads = intList(n->input(1), 0);
+      if (!pads || pads->empty() || pads->size() % 2 != 0 || pads->size() > 6) {
+        *why = kind + " (non-constant or more than 3 axes of padding)";
+        return {};
+      }
+      const size_t m = pads->size() / 2;
+      const bool feedsOp = !ops.empty() && feeding != "the layer" && opInput == v;
+      if (!feedsOp) {
+        ops.push_back(Op(m, AxisOp{1, 1, 0, 1, false, false, 0, 0}));
+      } else if (ops.back().size() < m) {
+        *why = kind + " (pads more axes than the op it feeds)";
+        return {};
+      }
+      Op& o = ops.back();
+      for (size_t i = 0; i < m; ++i) {
+        AxisOp& a = o[o.size() - 1 - i];  // pads[2i], pads[2i+1]: the i-th axis from the last
+        a.pl += (*pads)[2 * i];
+        a.pr += (*pads)[2 * i + 1];
+      }
+      v = n->input(0);
+      continue;
     } else if (passThrough().count(kind)) {
       v = firstTensorInput(n);
       continue;
@@ -215,7 +262,7 @@ CellCentres cellCentresOf(jit::Graph& graph, jit::Value* target, const std::func
       return {};
     }
     ops.push_back(*op);
-    v = n->input(0);
+    v = opInput = n->input(0);
   }
   std::array<std::vector<double>, 3> c;
   for (int a = 0; a < 3; ++a) {

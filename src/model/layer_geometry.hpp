@@ -10,6 +10,7 @@
 #include <torch/script.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,12 +27,17 @@ namespace modelimpl {
 //   max/avg pooling: cell j is centred at the mean centre of the input cells its window covers
 //     that are not padding (padding never wins a max);
 //   element-wise ops, batch norm, dropout, residual adds, channel concatenation: unchanged.
-// `weightOf` resolves a convolution's weight value to its tensor (kernel size).
+//   padding (F.pad: aten::pad, aten::constant_pad_nd), as Keras-style "same" layers do it: merged
+//     into the convolution or pooling it feeds as asymmetric padding (padded positions never
+//     count for a pooled cell's centre), or on its own a shift of the cells;
+// `weightOf` resolves a convolution's weight value to its tensor (kernel size); `constOf` a
+// value to a constant (a module attribute read by prim::GetAttr: kernel sizes kept on the module).
 // Any other op on the path (reshapes, resampling, adaptive pooling, transposed convolution,
 // control flow) makes the result empty and names the op in *why.
 CellCentres cellCentresOf(torch::jit::Graph& graph, torch::jit::Value* target,
                           const std::function<at::Tensor(torch::jit::Value*)>& weightOf,
-                          const std::vector<int64_t>& inputShape, std::string* why);
+                          const std::vector<int64_t>& inputShape, std::string* why,
+                          const std::function<std::optional<c10::IValue>(torch::jit::Value*)>& constOf = {});
 
 }  // namespace modelimpl
 }  // namespace ev

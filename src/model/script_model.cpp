@@ -316,9 +316,31 @@ CellCentres ScriptModel::cellCentres(const std::string& layer, const std::vector
       *why = "the layer's call was not found";
       return {};
     }
+    // Fold what scripting leaves computed (functional pooling's "stride is None" branch) into
+    // constants first.
+    jit::ConstantPropagation(g);
     jit::Value* target = g->outputs().at(static_cast<size_t>(slot));
     auto weightOf = [&](jit::Value* v) { return parameterOf(module_, *g, v, nullptr); };
-    return cellCentresOf(*g, target, weightOf, inputShape, why);
+    // Kernel sizes and strides kept as module attributes (self.k): read from the module.
+    auto constOf = [&](jit::Value* v) -> std::optional<c10::IValue> {
+      jit::Node* n = v->node();
+      if (n->kind() != c10::prim::GetAttr) return std::nullopt;
+      auto owner = modulePath(n->input(0), g->inputs().at(0));
+      if (!owner) return std::nullopt;
+      jit::Module m = module_;
+      std::string rest = *owner;
+      while (!rest.empty()) {
+        const size_t dot = rest.find('.');
+        const std::string part = rest.substr(0, dot);
+        if (!m.hasattr(part)) return std::nullopt;
+        m = m.attr(part).toModule();
+        rest = dot == std::string::npos ? "" : rest.substr(dot + 1);
+      }
+      const std::string name = n->s(c10::attr::name);
+      if (!m.hasattr(name)) return std::nullopt;
+      return m.attr(name);
+    };
+    return cellCentresOf(*g, target, weightOf, inputShape, why, constOf);
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {

@@ -104,10 +104,18 @@ struct Explainer::Impl {
     return {1, 3, params.windows.clipLen, params.preprocess.cropHeight, params.preprocess.cropWidth};
   }
 
-  void checkLabels(size_t numClasses) const {
-    if (!labels.empty() && labels.size() != numClasses)
+  // A labels file longer than the model's outputs is refused; a shorter one is accepted with a
+  // warning (labelsWarning), the missing names shown as "class N".
+  std::string labelsWarning;
+  void checkLabels(size_t numClasses) {
+    if (labels.size() > numClasses)
       throw Error(ErrorKind::Usage, params.labelsFile + ": " + plural(labels.size(), "name") +
-                                        ", but the model has " + plural(numClasses, "class"));
+                                        ", but the model has " + plural(numClasses, "class") +
+                                        " (line N names class id N)");
+    if (!labels.empty() && labels.size() < numClasses)
+      labelsWarning = params.labelsFile + ": " + plural(labels.size(), "name") + " for the model's " +
+                      plural(numClasses, "class") + "; class " + std::to_string(labels.size()) +
+                      (numClasses - labels.size() > 1 ? " and up are" : " is") + " shown as 'class N'";
   }
 
   // decode → windows → capture → maps. `only` (when non-null) restricts the model to those
@@ -120,7 +128,8 @@ struct Explainer::Impl {
   // every explained window in order.
   template <class OnWindow>
   ModelPass modelPass(const std::string& input, WindowExplainer& engine, const std::set<int64_t>* only,
-                      const ClassChooser& classesFor, const ProgressCallback& progress, OnWindow&& onWindow) {
+                      const ClassChooser& classesFor, const ProgressCallback& progress, OnWindow&& onWindow,
+                      bool allowImage = true) {
     ModelPass pass;
     const size_t B = batchSize();
     WindowStream stream(input, params.preprocess, params.windows, 2 * B);
@@ -170,6 +179,10 @@ struct Explainer::Impl {
       batch.push_back(std::move(window));
       if (batch.size() == B) flush();
     }
+    // Before the only batch of a one-frame input reaches the model (and any progress line).
+    if (!allowImage && pass.info.imageFormat && stream.framesSeen() == 1)
+      throw Error(ErrorKind::Input, input + ": a still image (" + pass.info.codec +
+                                        "), not a video; --allow-image explains it as a one-frame clip");
     flush();
     pass.frames = stream.framesSeen();
     if (pass.frames == 0) throw Error(ErrorKind::Input, input + ": no decodable video frames");
@@ -201,6 +214,7 @@ struct Explainer::Impl {
     WindowExplainer engine(model, layer, rq.methods, rq.skipUnavailable, wo);
     const std::vector<std::string>& methods = engine.methods();
     out.warnings = engine.skipped();
+    if (!labelsWarning.empty()) out.warnings.push_back(labelsWarning);
     const size_t M = methods.size();
 
     // ---- model pass ----
@@ -221,7 +235,7 @@ struct Explainer::Impl {
                          progress, [&](const Window& w, WindowMaps& maps) {
                            if (raw) raw->input(w.index, w.input);
                            all.append(toRecord(w, maps));
-                         });
+                         }, rq.allowImage);
     out.windows = all.size();
     out.modelSeconds = out.pass.modelSeconds;
 
@@ -529,6 +543,12 @@ Explainer::Explainer(const ExplainerParams& p) {
   impl_->model.setTargetLayer(impl_->layer);
   // Where the layer's cells sit in the crop (C3D's padded pool5 does not tile it evenly).
   impl_->centres = impl_->model.cellCentres(impl_->inputShape(), &impl_->geometryNote);
+  // Labels against the model's outputs, before any video is read (a probe pass on zeros).
+  if (!impl_->labels.empty()) {
+    const Volume zeros(impl_->inputShape());
+    impl_->classes = static_cast<int64_t>(impl_->model.predict(zeros).size());
+    impl_->checkLabels(static_cast<size_t>(impl_->classes));
+  }
   impl_->setupSeconds = since(t0);
 }
 

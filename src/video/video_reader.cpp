@@ -188,6 +188,9 @@ void VideoReader::Impl::open(const std::string& path) {
     info.frameCountHint = static_cast<int64_t>(std::llround(info.duration * info.fps));
   }
   info.codec = codec->name;
+  info.container = fmt->iformat && fmt->iformat->name ? fmt->iformat->name : "";
+  info.imageFormat = info.container == "image2" ||
+                     (info.container.size() > 5 && info.container.compare(info.container.size() - 5, 5, "_pipe") == 0);
 
   pkt.reset(av_packet_alloc());
   frame.reset(av_frame_alloc());

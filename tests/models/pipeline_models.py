@@ -7,6 +7,8 @@ red, logit 1 = "no red" falls with it. Grad-CAM and Grad-CAM++ at the pool must 
 light up exactly where red pixels are, in exactly the frames that have them.
 """
 import torch
+import torch.nn.functional as F
+from typing import List
 from torch import nn
 
 # The library's default normalisation (torchvision's Kinetics-400 statistics).
@@ -56,3 +58,32 @@ def make(outdir):
     torch.jit.script(m).save(str(outdir / "red_detector.pt"))
     torch.jit.trace(m, torch.zeros(1, 3, 8, 32, 32)).save(str(outdir / "red_detector_traced.pt"))
     (outdir / "red_detector_labels.txt").write_text("red\nno red\n")
+    make_keras_same(outdir)
+
+
+class KerasSame(nn.Module):
+    """Keras-style "same" layers as converters write them: F.pad before a convolution and an
+    asymmetric F.pad before a pooling (TensorFlow pads the far side), plus a functional pooling
+    whose kernel and stride are module attributes, then an nn.MaxPool3d (the default layer).
+    Cell centres for a 1×3×8×15×15 input, by hand (tests/test_layer_geometry.cpp):
+    t = (1.5, 5.5), h = w = (3.5, 11.375)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv3d(3, 4, 3)
+        self.k: List[int] = [1, 2, 2]
+        self.pool = nn.MaxPool3d(2)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        x = torch.relu(self.conv(F.pad(x, [1, 1, 1, 1, 1, 1])))
+        x = F.max_pool3d(F.pad(x, [0, 1, 0, 1, 0, 1]), kernel_size=2, stride=2)
+        x = F.max_pool3d(x, self.k, self.k)
+        x = self.pool(x)
+        return self.fc(x.mean([2, 3, 4]))
+
+
+def make_keras_same(outdir):
+    m = KerasSame().eval()
+    torch.jit.script(m).save(str(outdir / "keras_same_scripted.pt"))
+    torch.jit.trace(m, torch.zeros(1, 3, 8, 15, 15)).save(str(outdir / "keras_same_traced.pt"))
