@@ -438,3 +438,53 @@ TEST(Cli, StillImageNeedsAllowImage) {
   fs::remove(dir() + "/still.mp4");
   fs::remove(png);
 }
+
+// Every output must differ from every input and from every other output, by file identity (a
+// symlink or a hard link counts): refused before any work, exit 2, inputs untouched.
+TEST(Cli, OutputsNeverOverwriteInputsOrEachOther) {
+  const std::string clipCopy = dir() + "/identity_in.mp4";
+  fs::copy_file(goodClip(), clipCopy, fs::copy_options::overwrite_existing);
+  const std::string modelCopy = dir() + "/identity_model.pt";
+  fs::copy_file(model("red_detector.pt"), modelCopy, fs::copy_options::overwrite_existing);
+  auto bytes = [](const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string clipBytes = bytes(clipCopy), modelBytes = bytes(modelCopy);
+  const std::string link = dir() + "/identity_link.mp4", hard = dir() + "/identity_hard.mp4";
+  fs::remove(link);
+  fs::remove(hard);
+  fs::create_symlink(clipCopy, link);
+  fs::create_hard_link(clipCopy, hard);
+  const std::string m = " --model " + quote(modelCopy);
+  const std::string out = " --out " + quote(dir() + "/identity_out.mp4");
+  expectFailure(quote(clipCopy) + m + out + " --json " + quote(clipCopy), 2, {"--json would overwrite the input video"});
+  expectFailure(quote(clipCopy) + m + out + " --json " + quote(link), 2, {"identity_link.mp4: --json would overwrite the input video"});
+  expectFailure(quote(clipCopy) + m + out + " --save-heatmaps " + quote(hard), 2, {"--save-heatmaps would overwrite the input video"});
+  expectFailure(quote(clipCopy) + m + out + " --save-heatmaps " + quote(modelCopy), 2, {"--save-heatmaps would overwrite the model file"});
+  expectFailure(quote(clipCopy) + m + " --out " + quote(dir() + "/same.mp4") + " --json " + quote(dir() + "/same.mp4"), 2,
+                {"same.mp4: --json and output name the same file"});
+  expectFailure(quote(clipCopy) + m + " --out " + quote(hard), 2, {"output would overwrite the input video"});
+  EXPECT_EQ(bytes(clipCopy), clipBytes);
+  EXPECT_EQ(bytes(modelCopy), modelBytes);
+  fs::remove(link);
+  fs::remove(hard);
+  fs::remove(clipCopy);
+  fs::remove(modelCopy);
+}
+
+// A label that is not valid UTF-8 does not cost the outputs: the JSON gets U+FFFD in its place.
+TEST(Cli, InvalidUtf8LabelIsReplacedInTheJson) {
+  const std::string labels = writeFile("latin1_labels.txt", "rouge \xe9tait\nno red\n");
+  const std::string json = dir() + "/latin1.json";
+  const evtest::CliRun r = runCli(quote(goodClip()) + " --model " + quote(model("red_detector.pt")) + " --labels " +
+                                  quote(labels) + " --class 0 --out " + quote(dir() + "/latin1.mp4") + " --json " +
+                                  quote(json) + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream in(json);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["class"]["name"], "rouge \xef\xbf\xbdtait");
+  fs::remove(json);
+  fs::remove(dir() + "/latin1.mp4");
+  fs::remove(labels);
+}

@@ -64,7 +64,7 @@ int runExplain(int argc, char** argv) {
                  "7680x4320 in all), and --save-heatmaps, --save-raw write one file per explanation\n"
                  "tagged .METHOD, .cID or .METHOD.cID (heat.npy -> heat.gradcam.npy).\n"
                  "\nExit codes: 0 success, 1 internal error, 2 bad option, 3 unreadable video,\n"
-                 "4 model/layer/class problem, 5 output cannot be written.\n"
+                 "4 model/layer/class problem, 5 output cannot be written, 7 --strict and a warning.\n"
               << examplesSection({
                      "# Grad-CAM++ of the top-1 class; writes clips/synth_move_up.explained.mp4",
                      "explain-video clips/synth_move_up.mp4 --model models/c3d_small_synth.pt --labels models/labels.txt",

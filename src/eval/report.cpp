@@ -345,7 +345,7 @@ void writeEvalJson(const EvalResult& r, const std::string& path) {
   j["seconds_total"] = r.secondsTotal;
   j["forward_passes"] = r.forwardPasses;
   j["warnings"] = r.warnings;
-  writeText(out.tempPath(), j.dump(2) + "\n");
+  writeText(out.tempPath(), j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   out.commit();
 }
 

@@ -600,6 +600,40 @@ void checkRequest(const ExplainRequest& rq) {
   if (!fs::exists(rq.input, ec)) throw Error(ErrorKind::Input, rq.input + ": file does not exist");
 }
 
+// Two paths that name one file: the same file on disk (a symlink or a hard link to it), or, when
+// one does not exist yet, the same canonical path.
+bool sameFile(const std::string& a, const std::string& b) {
+  std::error_code ec, ea, eb;
+  if (fs::exists(a, ea) && fs::exists(b, eb)) return fs::equivalent(a, b, ec);
+  const fs::path ca = fs::weakly_canonical(fs::absolute(a), ea), cb = fs::weakly_canonical(fs::absolute(b), eb);
+  return !ea && !eb && ca == cb;
+}
+
+// Every output differs from every input (video, model, labels) and from every other output,
+// checked before any work (an output onto the input would destroy it).
+void checkOutputsDiffer(const ExplainRequest& rq, const std::string& output, const ExplainerParams& params) {
+  std::vector<std::pair<std::string, std::string>> outs;  // (what, path)
+  if (!output.empty()) outs.push_back({"output", output});
+  if (!rq.jsonFile.empty()) outs.push_back({"--json", rq.jsonFile});
+  if (!rq.heatmapsNpy.empty()) {
+    outs.push_back({"--save-heatmaps", rq.heatmapsNpy});
+    if (rq.methods.size() > 1)
+      for (const std::string& m : rq.methods) outs.push_back({"--save-heatmaps", taggedPath(rq.heatmapsNpy, m)});
+  }
+  if (!rq.rawDir.empty()) outs.push_back({"--save-raw", rq.rawDir});
+  const std::vector<std::pair<std::string, std::string>> ins{
+      {"the input video", rq.input}, {"the model file", params.model}, {"the labels file", params.labelsFile}};
+  for (size_t i = 0; i < outs.size(); ++i) {
+    for (const auto& [what, path] : ins)
+      if (!path.empty() && sameFile(outs[i].second, path))
+        throw Error(ErrorKind::Usage, outs[i].second + ": " + outs[i].first + " would overwrite " + what);
+    for (size_t j = 0; j < i; ++j)
+      if (sameFile(outs[i].second, outs[j].second) && outs[i].first != outs[j].first)
+        throw Error(ErrorKind::Usage, outs[i].second + ": " + outs[i].first + " and " + outs[j].first +
+                                          " name the same file");
+  }
+}
+
 ExplainResult resultOf(const Explainer& ex, const std::vector<Explanation>& explanations,
                        const std::vector<std::string>& warnings) {
   ExplainResult r;
@@ -694,9 +728,7 @@ ExplainResult Explainer::explain(const ExplainRequest& rq, const ProgressCallbac
 
   // Claim every output location first: a bad path fails before minutes of work.
   const std::string output = rq.noVideo ? "" : (rq.output.empty() ? defaultOutputPath(rq.input) : rq.output);
-  std::error_code ec;
-  if (!output.empty() && fs::exists(output, ec) && fs::equivalent(output, rq.input, ec))
-    throw Error(ErrorKind::Usage, output + ": output would overwrite the input video");
+  checkOutputsDiffer(rq, output, d.params);
   for (const std::string& m : rq.methods) camMethod(m);  // unknown names fail before any file exists
   std::unique_ptr<Mp4Sink> mp4;
   std::unique_ptr<JsonSink> json;

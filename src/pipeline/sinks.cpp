@@ -219,11 +219,11 @@ void RawDirSink::window(int64_t window, const std::vector<Panel>& panels, const 
     }
     record["cams"] = cams;
   }
-  writeText(out_.path(base + ".json"), record.dump(2) + "\n");
+  writeText(out_.path(base + ".json"), record.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 // ---- JSON ----
 
-void JsonSink::write(const nlohmann::json& j) { writeText(out_.tempPath(), j.dump(2) + "\n"); }
+void JsonSink::write(const nlohmann::json& j) { writeText(out_.tempPath(), j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"); }
 
 }  // namespace ev
