@@ -488,3 +488,31 @@ TEST(Cli, InvalidUtf8LabelIsReplacedInTheJson) {
   fs::remove(dir() + "/latin1.mp4");
   fs::remove(labels);
 }
+
+// Resource bounds: a huge --clip-len and an endless labels file are refused in one line before
+// anything is allocated or read to the end.
+TEST(Cli, ResourceBoundsAreCheckedFirst) {
+  const std::string m = " --model " + quote(model("red_detector.pt")) + " --out " + quote(dir() + "/bounds.mp4");
+  expectFailure(quote(goodClip()) + m + " --clip-len 100000 --stride 8", 2, {"--clip-len 100000 is more than 1024 frames"});
+  expectFailure(quote(goodClip()) + m + " --labels /dev/zero", 2, {"/dev/zero: labels file larger than 16 MiB"});
+}
+
+// A faststart MP4 cut short keeps its index: the frames that are there are explained, with a
+// warning that the container promised more (and --strict refuses).
+TEST(Cli, TruncatedInputWarns) {
+  std::ifstream in(goodClip(), std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  const std::string cut = writeFile("cut.mp4", bytes.substr(0, bytes.size() * 2 / 5));
+  const std::string m = " --model " + quote(model("red_detector.pt")) + " --out " + quote(dir() + "/cut.explained.mp4");
+  const evtest::CliRun r = runCli(quote(cut) + m + " --json " + quote(dir() + "/cut.json") + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("cut.mp4: the container promises"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(truncated or damaged data)"), std::string::npos) << r.err;
+  std::ifstream js(dir() + "/cut.json");
+  const nlohmann::json j = nlohmann::json::parse(js);
+  EXPECT_LT(j["video"]["frames"].get<int64_t>(), j["video"]["frames_promised"].get<int64_t>());
+  fs::remove(dir() + "/cut.json");
+  fs::remove(dir() + "/cut.explained.mp4");
+  expectFailure(quote(cut) + m + " --strict", 7, {"--strict", "the container promises"});
+  fs::remove(cut);
+}

@@ -45,6 +45,10 @@ struct PreprocessParams {
 PreprocessParams preprocessPreset(const std::string& name);
 std::vector<std::string> preprocessPresetNames();
 
+// Limits on what a window may be (refused with Error(Usage) before anything is allocated).
+constexpr int kMaxClipLen = 1024;
+constexpr int kMaxFrameSide = 4096;
+
 struct WindowParams {
   int clipLen = 16;   // frames per window (the model's T)
   int stride = 8;     // source frames between window starts

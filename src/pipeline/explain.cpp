@@ -44,11 +44,18 @@ std::string taggedPath(const std::string& path, const std::string& tag) {
 }
 
 std::vector<std::string> readLabels(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(ErrorKind::Usage, path + ": cannot read labels file");
+  // Read with a bound: a labels file is small, /dev/zero or a video given by mistake is not.
+  constexpr size_t kMaxBytes = 16u << 20;
+  std::string text(kMaxBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxBytes) throw Error(ErrorKind::Usage, path + ": labels file larger than 16 MiB");
+  std::istringstream lines(text);
   std::vector<std::string> labels;
   std::string line;
-  while (std::getline(in, line)) {
+  while (std::getline(lines, line)) {
     while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
     labels.push_back(line);
   }

@@ -238,6 +238,12 @@ struct Explainer::Impl {
                          }, rq.allowImage);
     out.windows = all.size();
     out.modelSeconds = out.pass.modelSeconds;
+    // A container that promised more frames than decoded: truncated or damaged data.
+    const int64_t promised = out.pass.info.frameCountHint;
+    if (promised > 0 && static_cast<double>(out.pass.frames) < 0.95 * static_cast<double>(promised) - 1)
+      out.warnings.push_back(rq.input + ": the container promises " + plural(promised, "frame") + " but " +
+                             std::to_string(out.pass.frames) + " decoded (truncated or damaged data); the explanation "
+                             "covers frames 0-" + std::to_string(out.pass.frames - 1));
 
     // The geometry walk must agree with the layer's real output (an op it misread would not).
     const auto& cs = out.pass.cellShape;
@@ -534,6 +540,7 @@ Explainer::Explainer(const ExplainerParams& p) {
                                       (p.windows.frameStep == 1 ? "--clip-len " + std::to_string(p.windows.clipLen)
                                                                 : "the window's span of " + std::to_string(p.windows.span()) + " frames") +
                                       ": the frames between windows would not be explained");
+  { WindowSampler limits(p.preprocess, p.windows); }  // sizes within the documented limits, before the probe
   std::vector<std::string> labels = p.labelsFile.empty() ? std::vector<std::string>{} : readLabels(p.labelsFile);
   const auto t0 = Clock::now();
   impl_ = std::make_unique<Impl>(p);
@@ -657,7 +664,7 @@ nlohmann::json Explainer::Impl::summary(const ExplainRequest& rq, const Prepared
   nlohmann::json j;
   j["input"] = rq.input;
   j["video"] = {{"width", info.width}, {"height", info.height}, {"fps", info.fps}, {"frames", result.frames},
-                {"rotation", info.rotation}, {"codec", info.codec}};
+                {"frames_promised", info.frameCountHint}, {"rotation", info.rotation}, {"codec", info.codec}};
   j["model"] = d.params.model;
   j["layer"] = d.layer;
   if (d.centres.empty())

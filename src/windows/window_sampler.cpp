@@ -116,6 +116,14 @@ std::vector<float> WindowSampler::preprocess(const Frame& frame, const Preproces
 
 WindowSampler::WindowSampler(const PreprocessParams& pre, const WindowParams& win) : pre_(pre), win_(win) {
   if (win.clipLen < 1) throw Error(ErrorKind::Usage, "--clip-len must be at least 1");
+  // Documented limits (README): checked before anything is allocated for a window.
+  if (win.clipLen > kMaxClipLen)
+    throw Error(ErrorKind::Usage, "--clip-len " + std::to_string(win.clipLen) + " is more than " + std::to_string(kMaxClipLen) +
+                                      " frames (one window would need " +
+                                      std::to_string(3LL * win.clipLen * pre.cropHeight * pre.cropWidth * 4 >> 20) + " MiB)");
+  if (pre.resizeWidth > kMaxFrameSide || pre.resizeHeight > kMaxFrameSide || pre.cropWidth > kMaxFrameSide ||
+      pre.cropHeight > kMaxFrameSide)
+    throw Error(ErrorKind::Usage, "--resize and --crop sides must be at most " + std::to_string(kMaxFrameSide));
   if (win.stride < 1) throw Error(ErrorKind::Usage, "--stride must be at least 1");
   if (win.frameStep < 1) throw Error(ErrorKind::Usage, "--frame-step must be at least 1");
   if (pre.cropWidth < 1 || pre.cropHeight < 1 || pre.resizeWidth < 1 || pre.resizeHeight < 1)
