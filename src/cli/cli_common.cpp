@@ -167,8 +167,6 @@ void ExplainArgs::apply() {
   p_.normalize = ev::parseNormalize(normalize_);
   prep_.apply();
   p_.preprocess.spatial = ev::parseSpatial(spatial_);
-  if (p_.windows.frameStep < 1 || p_.windows.frameStep > 1000)
-    throw ev::Error(ev::ErrorKind::Usage, "--frame-step must be 1..1000, not " + std::to_string(p_.windows.frameStep));
   p_.render.strip = !noStrip_;
   ev::checkRenderParams(p_.render);
   ev::WindowSampler validate(p_.preprocess, p_.windows);  // checks sizes, clip length, stride

@@ -380,18 +380,19 @@ struct Explainer::Impl {
       const bool dark = e.darkFrames > kDarkFramesWarn * static_cast<double>(pr.pass.frames);
       if (!empty && !dark) continue;
       std::string line = e.method + " for '" + e.className + "': ";
-      std::string why, advice;
-      if (e.zeroWindows > 0) {
-        auto most = std::max_element(e.emptyReasons.begin(), e.emptyReasons.end(),
-                                     [](const auto& a, const auto& b) { return a.second < b.second; });
-        why = most->first;
+      std::string advice;
+      // The commonest reason; on a tie the first by code, as the JSON's empty_reasons lists them.
+      EmptyReason why = EmptyReason::None;
+      int64_t most = 0;
+      for (EmptyReason r : {EmptyReason::NegativeEvidence, EmptyReason::NoPositiveGradient, EmptyReason::ZeroActivation,
+                            EmptyReason::ZeroGradient}) {
+        const auto it = e.emptyReasons.find(emptyReasonCode(r));
+        if (it != e.emptyReasons.end() && it->second > most) why = r, most = it->second;
+      }
+      if (e.zeroWindows > 0)
         line += "the map is all zero in " + std::to_string(e.zeroWindows) + " of " + plural(pr.windows, "window") +
                 (e.zeroWindows == pr.windows ? " (the whole explanation is empty)" : "") +
-                (e.emptyReasons.size() > 1 ? ", most often because " : ": ");
-        for (EmptyReason r : {EmptyReason::ZeroActivation, EmptyReason::ZeroGradient, EmptyReason::NoPositiveGradient,
-                              EmptyReason::NegativeEvidence})
-          if (emptyReasonCode(r) == why) line += emptyReasonText(r);
-      }
+                (e.emptyReasons.size() > 1 ? ", most often because " : ": ") + emptyReasonText(why);
       if (dark && e.zeroWindows < pr.windows) {
         if (e.zeroWindows > 0) line += "; ";
         char pct[16];
@@ -400,9 +401,9 @@ struct Explainer::Impl {
                 std::to_string(pr.pass.frames) + ") peak below " + std::to_string(kDarkFrame).substr(0, 3) +
                 " after --normalize " + normalizeName(norm);
       }
-      if (empty && (why == "zero_activation" || why == "zero_gradient"))
+      if (empty && (why == EmptyReason::ZeroActivation || why == EmptyReason::ZeroGradient))
         advice = "try another layer (--list-layers)";
-      else if (empty && why == "no_positive_gradient")
+      else if (empty && why == EmptyReason::NoPositiveGradient)
         advice = "the class score only falls with this layer's activation: try another layer (--list-layers), another "
                  "--class or --method eigencam";
       else if (empty)

@@ -125,7 +125,8 @@ WindowSampler::WindowSampler(const PreprocessParams& pre, const WindowParams& wi
       pre.cropHeight > kMaxFrameSide)
     throw Error(ErrorKind::Usage, "--resize and --crop sides must be at most " + std::to_string(kMaxFrameSide));
   if (win.stride < 1) throw Error(ErrorKind::Usage, "--stride must be at least 1");
-  if (win.frameStep < 1) throw Error(ErrorKind::Usage, "--frame-step must be at least 1");
+  if (win.frameStep < 1 || win.frameStep > 1000)
+    throw Error(ErrorKind::Usage, "--frame-step must be 1..1000, not " + std::to_string(win.frameStep));
   if (pre.cropWidth < 1 || pre.cropHeight < 1 || pre.resizeWidth < 1 || pre.resizeHeight < 1)
     throw Error(ErrorKind::Usage, "resize and crop sizes must be positive");
   for (float s : pre.std)
