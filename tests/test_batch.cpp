@@ -206,8 +206,17 @@ TEST(BatchCli, ResumesAfterAKillMidVideo) {
   EXPECT_FALSE(fs::exists(out + "/other.json"));
   EXPECT_FALSE(fs::exists(out + "/other.explained.mp4"));
   EXPECT_FALSE(fs::exists(out + "/third.json"));
+  // The killed run's temporaries are still there (nothing could remove them) ...
+  auto partials = [&] {
+    int n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(out))
+      if (e.path().filename().string().find(".partial-") != std::string::npos) ++n;
+    return n;
+  };
+  EXPECT_GT(partials(), 0);
   r = runCli("batch " + inputs + kSmall + "--out-dir " + q(out));
   ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(partials(), 0) << "the resumed run sweeps the killed run's temporaries";  // ... and now they are not
   const std::vector<ev::BatchRow> rows = index(out + "/index.csv");
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0].status, "skipped");

@@ -12,6 +12,7 @@ enum class ErrorKind {
   Output,    // an output file cannot be written
   Internal,  // a bug or an unexpected library failure
   Strict,    // --strict: the run's result is empty, degenerate or approximated (a warning)
+  Interrupted,  // a stop request (SIGINT, SIGTERM, ev::requestStop): nothing was written
 };
 
 class Error : public std::runtime_error {

@@ -49,9 +49,14 @@ struct VideoInfo {
 //   (e.g. 321x241 -> 322x242, the last column and row repeated).
 // - Damaged data: the decoder skips what it cannot decode and read() ends cleanly; if not a
 //   single frame decodes, the first read() throws "<path>: no decodable video frames".
+//   decodeErrors() counts what went wrong on the way (packets or frames the decoder rejected,
+//   errors it reported while concealing damage, frames it flagged corrupt).
+// - read() polls ev::checkStop() (interrupt.hpp), and a stop request aborts blocking I/O.
 class VideoReader {
  public:
-  explicit VideoReader(const std::string& path);
+  // `displayName` is what messages and info().path say (default: `path`), e.g. "standard input"
+  // for a spooled copy.
+  explicit VideoReader(const std::string& path, const std::string& displayName = "");
   ~VideoReader();
   VideoReader(const VideoReader&) = delete;
   VideoReader& operator=(const VideoReader&) = delete;
@@ -59,6 +64,9 @@ class VideoReader {
   const VideoInfo& info() const;
   // Decodes the next frame into `frame` (reusing its buffer). Returns false at the end.
   bool read(Frame& frame);
+  // Decoding problems so far (see above) and the last one's text ("" if none).
+  int64_t decodeErrors() const;
+  std::string lastDecodeError() const;
 
  private:
   struct Impl;

@@ -10,6 +10,7 @@
 
 #include "explain_video/batch.hpp"
 #include "explain_video/error.hpp"
+#include "explain_video/interrupt.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -96,6 +97,12 @@ BatchResult runBatch(const BatchParams& p, const BatchProgressFn& progress) {
 
   for (size_t i = 0; i < mine.size(); ++i) {
     const BatchInput& in = mine[i];
+    try {
+      checkStop("batch", static_cast<int64_t>(i));
+    } catch (const Error&) {  // stopped between videos: the index keeps every finished one
+      writeBatchIndex(result.rows, result.index);
+      throw;
+    }
     if (progress) progress({i, mine.size(), result.failed, result.skipped, since(t0), in.path});
     BatchRow row;
     row.position = in.position;
@@ -132,6 +139,10 @@ BatchResult runBatch(const BatchParams& p, const BatchProgressFn& progress) {
         for (const std::string& w : r.warnings) result.warnings.push_back(in.path + ": " + w);
         ++result.ok;
       } catch (const Error& e) {
+        if (e.kind() == ErrorKind::Interrupted) {  // stop here; the index keeps every finished video
+          writeBatchIndex(result.rows, result.index);
+          throw;
+        }
         row.status = "failed";
         row.error = e.what();
         ++result.failed;

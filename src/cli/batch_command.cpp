@@ -36,7 +36,7 @@ int runBatch(int argc, char** argv) {
       ("model,m", value(&p.model, "FILE"), "TorchScript model file (required), loaded once for every video")
       ("out-dir,d", value(&b.outDir, "DIR"), "folder for every video's outputs and the index (required; created)")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr")
-      ("threads", value(&p.threads, "N")->default_value(0), "LibTorch threads (0: every core)")
+      ("threads", threadsValue(&p.threads), "LibTorch threads (0: every CPU; more are capped there)")
       ("batch-size", value(&p.batchSize, "N")->default_value(ev::kDefaultBatchSize), "windows per forward pass")
       ("device", valueOr(&p.device, "DEVICE"), "cpu, cuda or cuda:N (a LibTorch built with CUDA)");
   po::options_description run("Run");
@@ -79,7 +79,8 @@ int runBatch(int argc, char** argv) {
               << ev::camMethodTable()
               << "\nExit codes: 0 every video ok or skipped; 6 some videos failed (the index says which); with\n"
                  "--fail-fast the first failure's own code (3 unreadable video, 4 model/class problem, ...);\n"
-                 "2 bad option, 4 the model cannot be used, 5 DIR cannot be written.\n"
+                 "2 bad option, 4 the model cannot be used, 5 DIR cannot be written; 130/143 stopped by\n"
+                 "SIGINT/SIGTERM (the finished videos and their index rows are kept; a re-run resumes).\n"
               << examplesSection({
                      "# Every video of a folder; a rerun skips the finished ones",
                      "explain-video batch clips --model models/c3d_small_synth.pt --labels models/labels.txt --out-dir out",

@@ -1,4 +1,5 @@
 #include "cli/cli_common.hpp"
+#include "util/resources.hpp"
 
 #include <algorithm>
 #include <boost/program_options.hpp>
@@ -12,6 +13,18 @@
 #include "explain_video/render.hpp"
 
 namespace cli {
+
+boost::program_options::typed_value<int>* threadsValue(int* v) {
+  return value(v, "N")->default_value(0)->notifier([v](int n) {
+    if (n < 0) throw ev::Error(ev::ErrorKind::Usage, "--threads must be 0 (every core) or more");
+    const int cpus = ev::usableCpus();
+    if (n > cpus) {
+      std::fprintf(stderr, "explain-video: warning: --threads %d: this process may use %s; using %d\n", n,
+                   ev::plural(cpus, "CPU").c_str(), cpus);
+      *v = cpus;
+    }
+  });
+}
 namespace {
 
 bool g_progressLineOpen = false;  // a progress line without its newline is on stderr

@@ -23,6 +23,7 @@ struct ExplainProgress;
 
 namespace cli {
 
+// Interrupted runs exit with 128 + the signal: 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP).
 enum ExitCode { kOk = 0, kInternal = 1, kUsage = 2, kInput = 3, kModel = 4, kOutput = 5, kSomeFailed = 6, kStrict = 7 };
 
 // ---- help text ----
@@ -49,6 +50,10 @@ template <class T>
 boost::program_options::typed_value<T>* valueOr(T* v, const char* placeholder) {
   return value(v, placeholder)->default_value(*v, helpText(*v));
 }
+// --threads N: 0 (the default) is every CPU this process may use; more than that is capped
+// there with a warning on stderr (more LibTorch threads than cores only slows it down).
+boost::program_options::typed_value<int>* threadsValue(int* v);
+
 // "a, b, c": a list of names for --help.
 std::string joinNames(const std::vector<std::string>& names);
 // The EXAMPLES section that ends every command's --help: lines of "command" and "# comment".

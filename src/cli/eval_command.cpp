@@ -54,7 +54,7 @@ int runEval(int argc, char** argv) {
                                    "shards' --json with eval-merge (default: from SLURM_ARRAY_TASK_ID/_MIN/_COUNT, or "
                                    "JOB_COMPLETION_INDEX with --shards)")
       ("shards", value(&shards, "N"), "N, the shard count of a Kubernetes Indexed Job (its completions)")
-      ("threads", value(&p.threads, "N")->default_value(0), "LibTorch threads (0: every core)")
+      ("threads", threadsValue(&p.threads), "LibTorch threads (0: every CPU; more are capped there)")
       ("batch-size", value(&p.batchSize, "N")->default_value(ev::kDefaultBatchSize),
        "inputs per forward pass: windows, and every masked, thresholded, deleted or inserted input")
       ("device", valueOr(&p.device, "DEVICE"), "cpu, cuda or cuda:N (a LibTorch built with CUDA)")

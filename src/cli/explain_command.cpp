@@ -6,6 +6,7 @@
 #include "cli/cli_common.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/explain.hpp"
+#include "video/input_file.hpp"
 
 namespace po = boost::program_options;
 
@@ -23,7 +24,7 @@ int runExplain(int argc, char** argv) {
       ("model,m", value(&p.model, "FILE"), "TorchScript model file (scripted or traced), input N×3×T×H×W")
       ("list-layers", po::bool_switch(&listLayers), "print every submodule with its output shape and exit")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr")
-      ("threads", value(&p.threads, "N")->default_value(0), "LibTorch threads (0: every core)")
+      ("threads", threadsValue(&p.threads), "LibTorch threads (0: every CPU; more are capped there)")
       ("batch-size", value(&p.batchSize, "N")->default_value(ev::kDefaultBatchSize),
        "windows per forward pass (one backward pass per candidate class serves the batch)")
       ("device", valueOr(&p.device, "DEVICE"), "cpu, cuda or cuda:N (a LibTorch built with CUDA)");
@@ -64,7 +65,9 @@ int runExplain(int argc, char** argv) {
                  "7680x4320 in all), and --save-heatmaps, --save-raw write one file per explanation\n"
                  "tagged .METHOD, .cID or .METHOD.cID (heat.npy -> heat.gradcam.npy).\n"
                  "\nExit codes: 0 success, 1 internal error, 2 bad option, 3 unreadable video,\n"
-                 "4 model/layer/class problem, 5 output cannot be written, 7 --strict and a warning.\n"
+                 "4 model/layer/class problem, 5 output cannot be written, 7 --strict and a warning;\n"
+                 "130 (SIGINT, Ctrl-C) and 143 (SIGTERM): stopped, nothing written. VIDEO '-' reads standard\n"
+                 "input (needs --out); a FIFO works too (both are copied once into $TMPDIR).\n"
               << examplesSection({
                      "# Grad-CAM++ of the top-1 class; writes clips/synth_move_up.explained.mp4",
                      "explain-video clips/synth_move_up.mp4 --model models/c3d_small_synth.pt --labels models/labels.txt",
@@ -100,7 +103,8 @@ int runExplain(int argc, char** argv) {
   if (!quiet) cb = [&printer](const ev::ExplainProgress& pr) { printer(pr); };
   const ev::ExplainResult r = ev::explainVideo(p, cb);
   ProgressPrinter::finish();
-  for (const std::string& w : r.warnings) std::fprintf(stderr, "explain-video: warning: %s: %s\n", p.input.c_str(), w.c_str());
+  const std::string input = ev::InputFile::displayName(p.input);  // "-": standard input
+  for (const std::string& w : r.warnings) std::fprintf(stderr, "explain-video: warning: %s: %s\n", input.c_str(), w.c_str());
   std::string classes;
   for (const ev::Explanation& e : r.explanations)
     if (classes.find("'" + e.className + "'") == std::string::npos) {
@@ -108,7 +112,7 @@ int runExplain(int argc, char** argv) {
       std::snprintf(buf, sizeof buf, " (p=%.3f)", e.classScore);
       classes += (classes.empty() ? "class " : ", class ") + std::to_string(e.classId) + " '" + e.className + "'" + buf;
     }
-  std::fprintf(stderr, "%s: %s, layer %s, %s, %s, %.1f s (model %.1f s)\n", p.input.c_str(), classes.c_str(),
+  std::fprintf(stderr, "%s: %s, layer %s, %s, %s, %.1f s (model %.1f s)\n", input.c_str(), classes.c_str(),
                r.layer.c_str(), ev::plural(r.frames, "frame").c_str(), ev::plural(r.windows, "window").c_str(),
                r.secondsTotal, r.secondsModel);
   if (!r.output.empty()) std::printf("%s\n", r.output.c_str());

@@ -7,6 +7,7 @@
 
 #include "cli/cli_common.hpp"
 #include "explain_video/error.hpp"
+#include "explain_video/interrupt.hpp"
 
 namespace {
 
@@ -18,6 +19,7 @@ int exitCodeFor(ev::ErrorKind k) {
     case ev::ErrorKind::Output: return cli::kOutput;
     case ev::ErrorKind::Internal: return cli::kInternal;
     case ev::ErrorKind::Strict: return cli::kStrict;
+    case ev::ErrorKind::Interrupted: return ev::stopExitCode();
   }
   return cli::kInternal;
 }
@@ -87,6 +89,9 @@ std::string commandList() {
 }  // namespace cli
 
 int main(int argc, char** argv) {
+  // SIGINT/SIGTERM/SIGHUP stop the run at the next window or frame: temporaries removed, no
+  // output written, exit 128 + signal.
+  ev::installStopHandlers();
   try {
     if (argc > 1 && std::strcmp(argv[1], "help") == 0) return runHelp(argc - 1, argv + 1);
     if (argc > 1)
@@ -94,7 +99,10 @@ int main(int argc, char** argv) {
     return cli::runExplain(argc, argv);
   } catch (const ev::Error& e) {
     cli::ProgressPrinter::finish();
-    std::fprintf(stderr, "explain-video: error: %s\n", e.what());
+    if (e.kind() == ev::ErrorKind::Interrupted)
+      std::fprintf(stderr, "explain-video: %s; the outputs of the unfinished work were not written\n", e.what());
+    else
+      std::fprintf(stderr, "explain-video: error: %s\n", e.what());
     return exitCodeFor(e.kind());
   } catch (const std::exception& e) {
     cli::ProgressPrinter::finish();

@@ -145,7 +145,7 @@ int runTraining(int argc, char** argv, bool distill) {
       ("label-smoothing", valueOr(&o.labelSmoothing, "X"), "ce: label smoothing")
       ("grad-clip", valueOr(&o.gradClip, "X"), "clip the global gradient norm (0: off)")
       ("seed", valueOr(&o.seed, "N"), "seed of data order, window starts and dropout")
-      ("threads", value(&o.threads, "N")->default_value(0), "LibTorch (and decoding) threads (0: every core)")
+      ("threads", threadsValue(&o.threads), "LibTorch (and decoding) threads (0: every CPU; more are capped there)")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr");
   po::options_description teacher("Teacher and explanation maps (losses kd, exp, box)");
   teacher.add_options()
@@ -291,7 +291,7 @@ int runAccuracy(int argc, char** argv) {
       ("json", value(&json, "FILE"), "also write the report as JSON (per class, confusion matrix, per-clip logits)")
       ("batch-size", valueOr(&eo.batchSize, "N"), "windows per forward pass")
       ("device", valueOr(&eo.device, "DEVICE"), "cpu, cuda or cuda:N (a LibTorch built with CUDA)")
-      ("threads", value(&eo.threads, "N")->default_value(0), "LibTorch (and decoding) threads (0: every core)")
+      ("threads", threadsValue(&eo.threads), "LibTorch (and decoding) threads (0: every CPU; more are capped there)")
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr");
   pre.add(opts, "frames between window starts (a clip's class = argmax of the mean logits)");
   const po::variables_map vm = parseOptions("accuracy", argc, argv, opts);

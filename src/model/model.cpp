@@ -2,6 +2,7 @@
 // and outputs. The graph work lives in graph_surgery.cpp, script_model.cpp, layer_geometry.cpp
 // and classifier_head.cpp.
 #include "explain_video/model.hpp"
+#include "util/resources.hpp"
 
 #include <ATen/Parallel.h>
 
@@ -38,7 +39,7 @@ Model::Model(const std::string& path, int threads, const std::string& device)
     : impl_(std::make_unique<Impl>(modelimpl::ScriptModel::load(path))) {
   impl_->sm.module().eval();
   impl_->sm.setDevice(device);
-  int n = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+  int n = threads > 0 ? threads : usableCpus();  // the affinity mask: a Slurm job's CPUs, not the node's
   at::set_num_threads(std::max(1, n));
 }
 

@@ -19,6 +19,7 @@
 #include <set>
 
 #include "explain_video/error.hpp"
+#include "explain_video/interrupt.hpp"
 #include "explain_video/explain.hpp"
 #include "explain_video/heatmap.hpp"
 #include "explain_video/model.hpp"
@@ -31,6 +32,7 @@
 #include "pipeline/window_explainer.hpp"
 #include "pipeline/window_store.hpp"
 #include "util/plural.hpp"
+#include "util/resources.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -64,6 +66,8 @@ struct ModelPass {
   std::vector<double> logitSum;
   std::vector<int64_t> cellShape;  // T'×H'×W' of the layer's output (the first window's)
   double modelSeconds = 0;
+  int64_t decodeErrors = 0;  // the decoder's problems (VideoReader::decodeErrors)
+  std::string lastDecodeError;
 };
 
 // The panels of a run: for each explained class, for each method.
@@ -127,7 +131,7 @@ struct Explainer::Impl {
   // (when non-null) restricts the model to those window indices; onWindow(window, maps) sees
   // every explained window in order.
   template <class OnWindow>
-  ModelPass modelPass(const std::string& input, WindowExplainer& engine, const std::set<int64_t>* only,
+  ModelPass modelPass(const InputFile& input, WindowExplainer& engine, const std::set<int64_t>* only,
                       const ClassChooser& classesFor, const ProgressCallback& progress, OnWindow&& onWindow,
                       bool allowImage = true) {
     ModelPass pass;
@@ -160,6 +164,7 @@ struct Explainer::Impl {
       }
       windowsDone += static_cast<int64_t>(batch.size());
       batch.clear();
+      checkStop("explain", windowsDone);
       if (progress)
         progress({only ? "re-explain" : "explain", stream.framesSeen(), pass.info.frameCountHint, since(t0), windowsDone,
                   static_cast<int64_t>(pass.passes)});
@@ -181,11 +186,13 @@ struct Explainer::Impl {
     }
     // Before the only batch of a one-frame input reaches the model (and any progress line).
     if (!allowImage && pass.info.imageFormat && stream.framesSeen() == 1)
-      throw Error(ErrorKind::Input, input + ": a still image (" + pass.info.codec +
+      throw Error(ErrorKind::Input, input.name() + ": a still image (" + pass.info.codec +
                                         "), not a video; --allow-image explains it as a one-frame clip");
     flush();
     pass.frames = stream.framesSeen();
-    if (pass.frames == 0) throw Error(ErrorKind::Input, input + ": no decodable video frames");
+    if (pass.frames == 0) throw Error(ErrorKind::Input, input.name() + ": no decodable video frames");
+    pass.decodeErrors = stream.decodeErrors();
+    pass.lastDecodeError = stream.lastDecodeError();
     return pass;
   }
 
@@ -203,8 +210,8 @@ struct Explainer::Impl {
     double modelSeconds = 0, passes = 0;
   };
 
-  void prepare(const ExplainRequest& rq, Prepared& out, const ProgressCallback& progress, RawDirSink* raw,
-               bool keepWindowJson) {
+  void prepare(const ExplainRequest& rq, const InputFile& input, Prepared& out, const ProgressCallback& progress,
+               RawDirSink* raw, bool keepWindowJson) {
     const ClassChoice choice = parseClassChoice(rq.classSpec, labels, params.labelsFile);
     WindowExplainerOptions wo;
     wo.batch = static_cast<int>(batchSize());
@@ -231,7 +238,7 @@ struct Explainer::Impl {
       for (EmptyReason e : maps.empty) r.empty.push_back(static_cast<int>(e));
       return r;
     };
-    out.pass = modelPass(rq.input, engine, nullptr, [&](const std::vector<float>& l) { return choice.candidates(l); },
+    out.pass = modelPass(input, engine, nullptr, [&](const std::vector<float>& l) { return choice.candidates(l); },
                          progress, [&](const Window& w, WindowMaps& maps) {
                            if (raw) raw->input(w.index, w.input);
                            all.append(toRecord(w, maps));
@@ -241,9 +248,13 @@ struct Explainer::Impl {
     // A container that promised more frames than decoded: truncated or damaged data.
     const int64_t promised = out.pass.info.frameCountHint;
     if (promised > 0 && static_cast<double>(out.pass.frames) < 0.95 * static_cast<double>(promised) - 1)
-      out.warnings.push_back(rq.input + ": the container promises " + plural(promised, "frame") + " but " +
+      out.warnings.push_back("the container promises " + plural(promised, "frame") + " but " +
                              std::to_string(out.pass.frames) + " decoded (truncated or damaged data); the explanation "
                              "covers frames 0-" + std::to_string(out.pass.frames - 1));
+    // Damage the decoder concealed or skipped: the frames are there, but may show artefacts.
+    if (out.pass.decodeErrors > 0)
+      out.warnings.push_back("the decoder reported " + plural(out.pass.decodeErrors, "error") +
+                             " (damaged data; frames may show artefacts); the last: " + out.pass.lastDecodeError);
 
     // The geometry walk must agree with the layer's real output (an op it misread would not).
     const auto& cs = out.pass.cellShape;
@@ -281,7 +292,7 @@ struct Explainer::Impl {
     out.reExplained = static_cast<int64_t>(missing.size());
     out.passes = out.pass.passes;
     if (!missing.empty()) {
-      const ModelPass again = modelPass(rq.input, engine, &missing, [&](const std::vector<float>&) { return out.classes; },
+      const ModelPass again = modelPass(input, engine, &missing, [&](const std::vector<float>&) { return out.classes; },
                                         progress, [&](const Window& w, WindowMaps& maps) { recomputed.append(toRecord(w, maps)); });
       out.modelSeconds += again.modelSeconds;
       out.passes += again.passes;
@@ -532,6 +543,25 @@ struct Explainer::Impl {
   }
 };
 
+// The windows in flight (the decoder's queue of 2 batches, the batch in the model, the sampler's
+// window being filled) must fit in half the memory this process may use: a --clip-len, --crop
+// or --batch-size that cannot is refused before anything is allocated.
+static void checkWindowMemory(const ExplainerParams& p) {
+  const int64_t B = p.batchSize > 0 ? p.batchSize : kDefaultBatchSize;
+  const double window = 3.0 * p.windows.clipLen * p.preprocess.cropHeight * p.preprocess.cropWidth * sizeof(float);
+  const double need = (3.0 * static_cast<double>(B) + 1.0) * window;
+  const int64_t avail = availableMemoryBytes();
+  if (avail <= 0 || need <= 0.5 * static_cast<double>(avail)) return;
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "--clip-len %d, --crop %dx%d and --batch-size %lld need %.1f GiB for the windows in flight (%lld "
+                "windows of %.2f GiB); %.1f GiB of memory is available: lower one of them",
+                p.windows.clipLen, p.preprocess.cropHeight, p.preprocess.cropWidth, static_cast<long long>(B),
+                need / (1 << 30), static_cast<long long>(3 * B + 1), window / (1 << 30),
+                static_cast<double>(avail) / (1 << 30));
+  throw Error(ErrorKind::Usage, buf);
+}
+
 Explainer::Explainer(const ExplainerParams& p) {
   if (p.model.empty()) throw Error(ErrorKind::Usage, "--model is required");
   // Frames between two windows would get no heatmap: refused before any work. (Training's
@@ -542,6 +572,7 @@ Explainer::Explainer(const ExplainerParams& p) {
                                                                 : "the window's span of " + std::to_string(p.windows.span()) + " frames") +
                                       ": the frames between windows would not be explained");
   { WindowSampler limits(p.preprocess, p.windows); }  // sizes within the documented limits, before the probe
+  checkWindowMemory(p);
   std::vector<std::string> labels = p.labelsFile.empty() ? std::vector<std::string>{} : readLabels(p.labelsFile);
   const auto t0 = Clock::now();
   impl_ = std::make_unique<Impl>(p);
@@ -604,6 +635,12 @@ void checkRequest(const ExplainRequest& rq) {
   checkRenderParams(rq.render);
   if (rq.input.empty()) throw Error(ErrorKind::Usage, "an input video is required");
   if (rq.methods.empty()) throw Error(ErrorKind::Usage, "--method names no method");
+  for (const auto& [flag, path] : std::vector<std::pair<const char*, std::string>>{
+           {"--out", rq.output}, {"--json", rq.jsonFile}, {"--save-heatmaps", rq.heatmapsNpy}, {"--save-raw", rq.rawDir}})
+    if (path == "-")
+      throw Error(ErrorKind::Usage, std::string(flag) + " -: standard output is not supported (outputs are files, "
+                                                        "written whole and renamed into place)");
+  if (InputFile::isStdin(rq.input)) return;
   std::error_code ec;
   if (!fs::exists(rq.input, ec)) throw Error(ErrorKind::Input, rq.input + ": file does not exist");
 }
@@ -630,7 +667,8 @@ void checkOutputsDiffer(const ExplainRequest& rq, const std::string& output, con
   }
   if (!rq.rawDir.empty()) outs.push_back({"--save-raw", rq.rawDir});
   const std::vector<std::pair<std::string, std::string>> ins{
-      {"the input video", rq.input}, {"the model file", params.model}, {"the labels file", params.labelsFile}};
+      {"the input video", InputFile::isStdin(rq.input) ? "" : rq.input}, {"the model file", params.model},
+      {"the labels file", params.labelsFile}};
   for (size_t i = 0; i < outs.size(); ++i) {
     for (const auto& [what, path] : ins)
       if (!path.empty() && sameFile(outs[i].second, path))
@@ -665,7 +703,8 @@ nlohmann::json Explainer::Impl::summary(const ExplainRequest& rq, const Prepared
   nlohmann::json j;
   j["input"] = rq.input;
   j["video"] = {{"width", info.width}, {"height", info.height}, {"fps", info.fps}, {"frames", result.frames},
-                {"frames_promised", info.frameCountHint}, {"rotation", info.rotation}, {"codec", info.codec}};
+                {"frames_promised", info.frameCountHint}, {"decode_errors", pr.pass.decodeErrors},
+                {"rotation", info.rotation}, {"codec", info.codec}};
   j["model"] = d.params.model;
   j["layer"] = d.layer;
   if (d.centres.empty())
@@ -735,6 +774,8 @@ ExplainResult Explainer::explain(const ExplainRequest& rq, const ProgressCallbac
   Impl& d = *impl_;
 
   // Claim every output location first: a bad path fails before minutes of work.
+  if (InputFile::isStdin(rq.input) && !rq.noVideo && rq.output.empty())
+    throw Error(ErrorKind::Usage, "standard input ('-') has no name to derive the output's from: give --out (or --no-video)");
   const std::string output = rq.noVideo ? "" : (rq.output.empty() ? defaultOutputPath(rq.input) : rq.output);
   checkOutputsDiffer(rq, output, d.params);
   for (const std::string& m : rq.methods) camMethod(m);  // unknown names fail before any file exists
@@ -745,8 +786,9 @@ ExplainResult Explainer::explain(const ExplainRequest& rq, const ProgressCallbac
   if (!rq.jsonFile.empty()) json = std::make_unique<JsonSink>(rq.jsonFile);
   if (!rq.rawDir.empty()) raw = std::make_unique<RawDirSink>(rq.rawDir);
 
+  const InputFile input(rq.input);  // a stream is copied once here: every pass opens it anew
   Impl::Prepared pr;
-  d.prepare(rq, pr, progress, raw.get(), json != nullptr);
+  d.prepare(rq, input, pr, progress, raw.get(), json != nullptr);
   std::unique_ptr<NpySink> npy;
   if (!rq.heatmapsNpy.empty()) npy = std::make_unique<NpySink>(rq.heatmapsNpy, pr.panels);
 
@@ -765,7 +807,7 @@ ExplainResult Explainer::explain(const ExplainRequest& rq, const ProgressCallbac
   result.explanations = pr.explanations;
   result.warnings = pr.warnings;
   if (rq.strict && !result.warnings.empty())
-    throw Error(ErrorKind::Strict, rq.input + ": --strict: " + result.warnings.front() +
+    throw Error(ErrorKind::Strict, input.name() + ": --strict: " + result.warnings.front() +
                                        (result.warnings.size() > 1 ? " (and " + std::to_string(result.warnings.size() - 1) + " more)" : ""));
   const std::vector<std::vector<float>> importance = Impl::importance(stats, rq.normalize);
   const size_t P = pr.panels.size();
@@ -775,7 +817,7 @@ ExplainResult Explainer::explain(const ExplainRequest& rq, const ProgressCallbac
     std::unique_ptr<FrameStream> reader;  // decodes ahead on its own thread
     if (npy) npy->begin(result.frames, pr.pass.info.height, pr.pass.info.width);
     if (mp4) {
-      reader = std::make_unique<FrameStream>(rq.input, 4);
+      reader = std::make_unique<FrameStream>(input, 4);
       const VideoInfo& vi = reader->info();
       // What the model saw: the bounding box of its crops (tiles cover the resized frame).
       PixelRect seen{vi.width, vi.height, 0, 0};
@@ -800,9 +842,10 @@ ExplainResult Explainer::explain(const ExplainRequest& rq, const ProgressCallbac
       if (npy) npy->frame(maps);
       if (reader) {
         if (!reader->next(frame) || frame.index != f)
-          throw Error(ErrorKind::Input, rq.input + ": the second decoding pass gave different frames than the first");
+          throw Error(ErrorKind::Input, input.name() + ": the second decoding pass gave different frames than the first");
         mp4->frame(frame, maps, prob);
       }
+      checkStop("render", f + 1);
       if (progress) progress({"render", f + 1, result.frames, since(tRender)});
     }
     if (npy) npy->close();
@@ -816,8 +859,16 @@ ExplainResult Explainer::explain(const ExplainRequest& rq, const ProgressCallbac
 
   // Everything succeeded: move the outputs into place together, the JSON summary last (a
   // summary on disk means every output it names is complete: batch resumes rely on it).
+  checkStop();
+  std::vector<Sink*> sinks;
+  std::vector<std::string> targets;
   for (Sink* s : std::vector<Sink*>{mp4.get(), npy.get(), raw.get(), json.get()})
-    if (s) s->commit();
+    if (s) {
+      sinks.push_back(s);
+      for (const std::string& t : s->targets()) targets.push_back(t);
+    }
+  const CommitLock lock(targets);  // another run onto the same files commits before or after, whole
+  for (Sink* s : sinks) s->commit();
   return result;
 }
 
@@ -826,8 +877,9 @@ ExplainResult Explainer::analyse(const ExplainRequest& rq, const WindowVisitor& 
   const auto tStart = Clock::now();
   checkRequest(rq);
   Impl& d = *impl_;
+  const InputFile input(rq.input);
   Impl::Prepared pr;
-  d.prepare(rq, pr, progress, nullptr, false);
+  d.prepare(rq, input, pr, progress, nullptr, false);
   if (pr.classes.size() != 1) throw Error(ErrorKind::Usage, "analyse explains one class per video");
   ExplainResult result = resultOf(*this, pr.explanations, pr.warnings);
   result.cellCentres = d.centres;
@@ -840,13 +892,13 @@ ExplainResult Explainer::analyse(const ExplainRequest& rq, const WindowVisitor& 
 
   // The windows again, exactly as the model saw them, beside their maps.
   if (onWindow) {
-    WindowStream stream(rq.input, d.params.preprocess, d.params.windows, 2 * d.batchSize());
+    WindowStream stream(input, d.params.preprocess, d.params.windows, 2 * d.batchSize());
     pr.panelStore.rewind();
     Window window;
     WindowRecord rec;
     while (stream.next(window)) {
       if (!pr.panelStore.next(rec) || rec.index != window.index)
-        throw Error(ErrorKind::Input, rq.input + ": the second decoding pass gave different windows than the first");
+        throw Error(ErrorKind::Input, input.name() + ": the second decoding pass gave different windows than the first");
       AnalysedWindow aw;
       aw.window = &window;
       aw.classId = pr.classes.front();

@@ -3,6 +3,8 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -22,7 +24,8 @@ namespace {
 void writeText(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
-  if (!out) throw Error(ErrorKind::Output, path + ": write failed");
+  out.close();
+  if (!out) throw Error(ErrorKind::Output, path + ": write failed (" + std::strerror(errno) + ")");
 }
 
 }  // namespace
@@ -105,7 +108,9 @@ class Mp4Sink::EncoderThread {
 Mp4Sink::Mp4Sink(const std::string& path) : out_(path, ".mp4") {}
 Mp4Sink::~Mp4Sink() = default;
 
-void Mp4Sink::encode(Frame& frame) { encoder_->push(frame); }
+void Mp4Sink::encode(Frame& frame) {
+  namingTarget(out_, [&] { encoder_->push(frame); });
+}
 
 void Mp4Sink::begin(const VideoInfo& info, const PixelRect& seen, const std::vector<Panel>& panels,
                     const std::vector<std::vector<float>>& importance, const RenderParams& render, int crf,
@@ -133,7 +138,7 @@ void Mp4Sink::begin(const VideoInfo& info, const PixelRect& seen, const std::vec
   wo.fpsDen = info.fpsDen;
   wo.crf = crf;
   wo.preset = preset;
-  encoder_ = std::make_unique<EncoderThread>(std::make_unique<VideoWriter>(out_.tempPath(), wo));
+  namingTarget(out_, [&] { encoder_ = std::make_unique<EncoderThread>(std::make_unique<VideoWriter>(out_.tempPath(), wo)); });
 }
 
 void Mp4Sink::frame(Frame& frame, const std::vector<std::vector<float>>& heat, const std::vector<double>& prob) {
@@ -163,7 +168,7 @@ void Mp4Sink::frame(Frame& frame, const std::vector<std::vector<float>>& heat, c
 }
 
 void Mp4Sink::close() {
-  if (encoder_) encoder_->close();
+  if (encoder_) namingTarget(out_, [&] { encoder_->close(); });
 }
 
 // ---- NPY ----
@@ -182,15 +187,24 @@ NpySink::~NpySink() = default;
 
 void NpySink::begin(int64_t frames, int height, int width) {
   for (auto& f : files_)
-    f->writer = std::make_unique<NpyStreamWriter>(f->out.tempPath(), std::vector<int64_t>{frames, height, width});
+    namingTarget(f->out, [&] {
+      f->writer = std::make_unique<NpyStreamWriter>(f->out.tempPath(), std::vector<int64_t>{frames, height, width});
+    });
 }
 
 void NpySink::frame(const std::vector<std::vector<float>>& heat) {
-  for (size_t p = 0; p < files_.size(); ++p) files_[p]->writer->append(heat.at(p).data(), heat[p].size());
+  for (size_t p = 0; p < files_.size(); ++p)
+    namingTarget(files_[p]->out, [&] { files_[p]->writer->append(heat.at(p).data(), heat[p].size()); });
 }
 
 void NpySink::close() {
-  for (auto& f : files_) f->writer->close();
+  for (auto& f : files_) namingTarget(f->out, [&] { f->writer->close(); });
+}
+
+std::vector<std::string> NpySink::targets() const {
+  std::vector<std::string> t;
+  for (const auto& f : files_) t.push_back(f->out.target());
+  return t;
 }
 
 void NpySink::commit() {
@@ -199,12 +213,19 @@ void NpySink::commit() {
 
 // ---- raw ----
 
-RawDirSink::RawDirSink(const std::string& dir) : out_(dir) {}
+RawDirSink::RawDirSink(const std::string& dir) : out_(dir, R"(window_[0-9]+(_input\.npy|_cam(\..+)?\.npy|\.json))") {}
 
-void RawDirSink::input(int64_t window, const Volume& input) { writeNpy(out_.path(windowName(window) + "_input.npy"), input); }
+void RawDirSink::input(int64_t window, const Volume& input) {
+  namingTarget(out_, [&] { writeNpy(out_.path(windowName(window) + "_input.npy"), input); });
+}
 
 void RawDirSink::window(int64_t window, const std::vector<Panel>& panels, const std::vector<const Volume*>& maps,
                         nlohmann::json record) {
+  namingTarget(out_, [&] { writeWindow(window, panels, maps, std::move(record)); });
+}
+
+void RawDirSink::writeWindow(int64_t window, const std::vector<Panel>& panels, const std::vector<const Volume*>& maps,
+                             nlohmann::json record) {
   const std::string base = windowName(window);
   if (panels.size() == 1) {
     writeNpy(out_.path(base + "_cam.npy"), *maps.at(0));
@@ -224,6 +245,8 @@ void RawDirSink::window(int64_t window, const std::vector<Panel>& panels, const 
 
 // ---- JSON ----
 
-void JsonSink::write(const nlohmann::json& j) { writeText(out_.tempPath(), j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"); }
+void JsonSink::write(const nlohmann::json& j) {
+  namingTarget(out_, [&] { writeText(out_.tempPath(), j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"); });
+}
 
 }  // namespace ev

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "explain_video/error.hpp"
 #include "explain_video/render.hpp"
 #include "explain_video/video.hpp"
 #include "explain_video/volume.hpp"
@@ -29,7 +30,18 @@ class Sink {
  public:
   virtual ~Sink() = default;
   virtual void commit() = 0;
+  virtual std::vector<std::string> targets() const = 0;  // where commit() puts files (CommitLock)
 };
+
+// Runs `f`; an Error it throws names `out`'s target instead of its temporary.
+template <class Out, class F>
+void namingTarget(const Out& out, F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    throw Error(e.kind(), out.userMessage(e.what()));
+  }
+}
 
 // The annotated MP4: the single explanation over the video, or the side-by-side grid.
 class Mp4Sink : public Sink {
@@ -45,6 +57,7 @@ class Mp4Sink : public Sink {
   void frame(Frame& frame, const std::vector<std::vector<float>>& heat, const std::vector<double>& prob);
   void close();
   void commit() override { out_.commit(); }
+  std::vector<std::string> targets() const override { return {out_.target()}; }
 
  private:
   // The encoder (colour conversion and H.264) runs on its own thread behind a short queue, so
@@ -71,13 +84,16 @@ class NpySink : public Sink {
   void frame(const std::vector<std::vector<float>>& heat);
   void close();
   void commit() override;
+  std::vector<std::string> targets() const override;
 
  private:
   struct File;
   std::vector<std::unique_ptr<File>> files_;
 };
 
-// --save-raw: per window the exact model input, each panel's map and a JSON record.
+// --save-raw: per window the exact model input, each panel's map and a JSON record. Files of
+// that naming (window_NNNN...) left in the folder by an earlier run are replaced or removed at
+// commit; other files there stay.
 class RawDirSink : public Sink {
  public:
   explicit RawDirSink(const std::string& dir);
@@ -85,8 +101,11 @@ class RawDirSink : public Sink {
   void window(int64_t window, const std::vector<Panel>& panels, const std::vector<const Volume*>& maps,
               nlohmann::json record);
   void commit() override { out_.commit(); }
+  std::vector<std::string> targets() const override { return {out_.dir()}; }
 
  private:
+  void writeWindow(int64_t window, const std::vector<Panel>& panels, const std::vector<const Volume*>& maps,
+                   nlohmann::json record);
   AtomicOutputDir out_;
 };
 
@@ -96,6 +115,7 @@ class JsonSink : public Sink {
   explicit JsonSink(const std::string& path) : out_(path) {}
   void write(const nlohmann::json& j);
   void commit() override { out_.commit(); }
+  std::vector<std::string> targets() const override { return {out_.target()}; }
 
  private:
   AtomicOutput out_;

@@ -8,17 +8,21 @@
 #include "explain_video/video.hpp"
 #include "explain_video/windows.hpp"
 #include "pipeline/prefetch.hpp"
+#include "video/input_file.hpp"
 
 namespace ev {
 
 class WindowStream {
  public:
   // Opens the video here (errors: Input, on the caller's thread); decoding runs on the worker.
-  WindowStream(const std::string& input, const PreprocessParams& pre, const WindowParams& win, size_t depth)
-      : reader_(input), sampler_(pre, win), prefetch_([this](Window& w) { return produce(w); }, depth) {}
+  WindowStream(const InputFile& input, const PreprocessParams& pre, const WindowParams& win, size_t depth)
+      : reader_(input.path(), input.name()), sampler_(pre, win), prefetch_([this](Window& w) { return produce(w); }, depth) {}
   const VideoInfo& info() const { return reader_.info(); }
   bool next(Window& w) { return prefetch_.next(w); }
   int64_t framesSeen() const { return frames_.load(); }
+  // Safe once next() returned false (the worker has finished).
+  int64_t decodeErrors() const { return reader_.decodeErrors(); }
+  std::string lastDecodeError() const { return reader_.lastDecodeError(); }
 
  private:
   bool produce(Window& w) {
@@ -44,8 +48,8 @@ class WindowStream {
 
 class FrameStream {
  public:
-  FrameStream(const std::string& input, size_t depth)
-      : reader_(input), prefetch_([this](Frame& f) { return reader_.read(f); }, depth) {}
+  FrameStream(const InputFile& input, size_t depth)
+      : reader_(input.path(), input.name()), prefetch_([this](Frame& f) { return reader_.read(f); }, depth) {}
   const VideoInfo& info() const { return reader_.info(); }
   bool next(Frame& f) { return prefetch_.next(f); }
 

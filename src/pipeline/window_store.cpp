@@ -1,16 +1,20 @@
 #include "pipeline/window_store.hpp"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 
 #include "explain_video/error.hpp"
+#include "util/temp_file.hpp"
 
 namespace ev {
 namespace {
 
 void put(std::FILE* f, const void* p, size_t bytes) {
   if (bytes && std::fwrite(p, 1, bytes, f) != bytes)
-    throw Error(ErrorKind::Output, std::string("temporary window store: write failed (") + std::strerror(errno) + ")");
+    throw Error(ErrorKind::Output, "the windows' maps, kept in a temporary file in " + tempDir() + ": write failed (" +
+                                       std::strerror(errno) + "; set TMPDIR to keep them elsewhere)");
 }
 void get(std::FILE* f, void* p, size_t bytes) {
   if (bytes && std::fread(p, 1, bytes, f) != bytes) throw Error(ErrorKind::Internal, "temporary window store: short read");
@@ -37,8 +41,15 @@ int64_t WindowRecord::find(size_t slot, int classId) const {
   return -1;
 }
 
-WindowStore::WindowStore() : file_(std::tmpfile()) {
-  if (!file_) throw Error(ErrorKind::Output, std::string("cannot create a temporary file (") + std::strerror(errno) + ")");
+WindowStore::WindowStore() {
+  // Unnamed, in $TMPDIR (std::tmpfile would ignore TMPDIR: a cluster node's small /tmp).
+  const int fd = anonymousTempFile(tempDir());
+  file_ = fd >= 0 ? ::fdopen(fd, "w+b") : nullptr;
+  if (!file_) {
+    const std::string why = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    throw Error(ErrorKind::Output, "cannot create a temporary file in " + tempDir() + " (" + why + "; set TMPDIR to choose where)");
+  }
 }
 
 WindowStore::~WindowStore() { std::fclose(file_); }

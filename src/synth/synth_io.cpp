@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "explain_video/error.hpp"
+#include "explain_video/interrupt.hpp"
 #include "explain_video/synth.hpp"
 #include "explain_video/video.hpp"
 #include "io/atomic_output.hpp"
@@ -252,6 +253,7 @@ int writeSynthSplit(const std::string& dir, const std::string& split, int clipsP
   ojson clips = ojson::array();
   int done = 0;
   for (const SynthClipSpec& s : plan) {
+    checkStop("synth", done);
     const SynthClip clip = renderSynthClip(s.classId, s.seed, params);
     const std::string video = s.stem + ".mp4", truth = s.stem + ".json";
     writeSynthClip(clip, (fs::path(splitDir) / video).string(), (fs::path(splitDir) / truth).string());

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "explain_video/error.hpp"
+#include "explain_video/interrupt.hpp"
 #include "explain_video/train.hpp"
 #include "io/atomic_output.hpp"
 #include "train/dataset.hpp"
@@ -361,6 +362,7 @@ TrainResult trainModel(const TrainOptions& o, const TrainCallback& onEvent) {
     int64_t seen = 0, correct = 0;
     double lr = o.lr;
     for (int64_t step = 0; step < stepsPerEpoch; ++step) {
+      checkStop("train", step);
       lr = lrAt(o, epoch * stepsPerEpoch + step, stepsPerEpoch);
       for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
       const auto stepStart = Clock::now();

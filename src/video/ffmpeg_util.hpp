@@ -12,7 +12,9 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
+#include <atomic>
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -37,6 +39,37 @@ inline thread_local std::string lastLogMessage;
 
 inline void clearLastLogMessage() { lastLogMessage.clear(); }
 
+// A decoder's problems, counted from FFmpeg's error messages about its contexts (the decoder,
+// its frame-thread copies, the demuxer), which carry a pointer to it in `opaque`.
+struct DecodeLog {
+  static constexpr uint64_t kMagic = 0x65762d6465636f64ull;
+  uint64_t magic = kMagic;
+  std::atomic<int64_t> errors{0};
+  std::mutex m;
+  std::string last;
+  void note(const std::string& msg) {
+    ++errors;
+    std::lock_guard<std::mutex> lock(m);
+    last = msg;
+  }
+  std::string lastMessage() {
+    std::lock_guard<std::mutex> lock(m);
+    return last;
+  }
+};
+
+inline DecodeLog* decodeLogOf(void* avcl) {
+  if (!avcl) return nullptr;
+  const AVClass* cls = *static_cast<const AVClass**>(avcl);
+  void* opaque = nullptr;
+  if (cls == avcodec_get_class())
+    opaque = static_cast<AVCodecContext*>(avcl)->opaque;
+  else if (cls == avformat_get_class())
+    opaque = static_cast<AVFormatContext*>(avcl)->opaque;
+  auto* log = static_cast<DecodeLog*>(opaque);
+  return log && log->magic == DecodeLog::kMagic ? log : nullptr;
+}
+
 inline void logCallback(void* avcl, int level, const char* fmt, va_list vl) {
   static const bool passThrough = std::getenv("EV_FFMPEG_LOG") != nullptr;
   if (passThrough) {
@@ -56,7 +89,9 @@ inline void logCallback(void* avcl, int level, const char* fmt, va_list vl) {
   for (char& c : msg) {
     if (c == '\n' || c == '\r') c = ' ';  // our error messages are one line
   }
-  if (!msg.empty()) lastLogMessage = msg;
+  if (msg.empty()) return;
+  lastLogMessage = msg;
+  if (DecodeLog* log = decodeLogOf(avcl)) log->note(msg);
 }
 
 // Installs the quiet log callback once per process.

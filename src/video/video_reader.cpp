@@ -1,5 +1,6 @@
 // Streaming video decoder: FFmpeg demux + decode, swscale to RGB24, display rotation applied.
 #include "explain_video/error.hpp"
+#include "explain_video/interrupt.hpp"
 #include "explain_video/video.hpp"
 #include "video/ffmpeg_util.hpp"
 
@@ -73,43 +74,47 @@ struct VideoReader::Impl {
   double lastTime = -1.0;
   int consecutiveErrors = 0;
   std::string lastDecodeError;
+  ffmpeg::DecodeLog log;  // every problem on the way, for decodeErrors()
 
-  void open(const std::string& path);
+  void open(const std::string& path, const std::string& name);
   bool receive(Frame& out);
   bool feed();
   void convert(const AVFrame* f, Frame& out);
 };
 
-void VideoReader::Impl::open(const std::string& path) {
+void VideoReader::Impl::open(const std::string& path, const std::string& name) {
   initLogging();
-  info.path = path;
+  info.path = name;
 
   std::error_code ec;
   const std::filesystem::path p(path);
   auto status = std::filesystem::status(p, ec);
-  if (!std::filesystem::exists(status)) fail(path, "file does not exist");
-  if (std::filesystem::is_directory(status)) fail(path, "is a directory, not a video file");
+  if (!std::filesystem::exists(status)) fail(name, "file does not exist");
+  if (std::filesystem::is_directory(status)) fail(name, "is a directory, not a video file");
   if (std::filesystem::is_regular_file(status)) {
     auto size = std::filesystem::file_size(p, ec);
-    if (!ec && size == 0) fail(path, "file is empty");
+    if (!ec && size == 0) fail(name, "file is empty");
   }
 
   clearLastLogMessage();
-  AVFormatContext* raw = nullptr;
-  int ret = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
+  AVFormatContext* raw = avformat_alloc_context();
+  if (!raw) throw Error(ErrorKind::Internal, name + ": out of memory");
+  // A stop request (SIGINT) aborts a read that blocks (a stalled network file system).
+  raw->interrupt_callback.callback = [](void*) { return stopRequested() ? 1 : 0; };
+  int ret = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);  // frees `raw` on failure
   if (ret < 0) {
-    if (ret == AVERROR(EACCES)) fail(path, "cannot open (" + errorString(ret) + ")");
+    if (ret == AVERROR(EACCES)) fail(name, "cannot open (" + errorString(ret) + ")");
     std::string hint;
     if (lastLogMessage.find("moov atom not found") != std::string::npos && looksLikeMp4(path)) {
       hint = "; the MP4 index is missing: the file is truncated or was never finished";
     }
-    fail(path, "not a video file FFmpeg can read (" + describe(ret) + ")" + hint);
+    fail(name, "not a video file FFmpeg can read (" + describe(ret) + ")" + hint);
   }
   fmt.reset(raw);
 
   clearLastLogMessage();
   ret = avformat_find_stream_info(fmt.get(), nullptr);
-  if (ret < 0) fail(path, "cannot read stream information (" + describe(ret) + ")");
+  if (ret < 0) fail(name, "cannot read stream information (" + describe(ret) + ")");
 
   const AVCodec* codec = nullptr;
   ret = av_find_best_stream(fmt.get(), AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
@@ -127,7 +132,7 @@ void VideoReader::Impl::open(const std::string& path) {
       if (codec) break;
     }
   }
-  if (ret == AVERROR_STREAM_NOT_FOUND) fail(path, "no video stream");
+  if (ret == AVERROR_STREAM_NOT_FOUND) fail(name, "no video stream");
   if (ret == AVERROR_DECODER_NOT_FOUND || (ret >= 0 && codec == nullptr)) {
     // Name the codec of the first video stream we could not decode.
     std::string name = "unknown";
@@ -137,9 +142,9 @@ void VideoReader::Impl::open(const std::string& path) {
         break;
       }
     }
-    fail(path, "no decoder for video codec " + name);
+    fail(name, "no decoder for video codec " + name);
   }
-  if (ret < 0) fail(path, "cannot select a video stream (" + describe(ret) + ")");
+  if (ret < 0) fail(name, "cannot select a video stream (" + describe(ret) + ")");
   streamIndex = ret;
   AVStream* st = fmt->streams[streamIndex];
   // Skip the other streams in the demuxer (less work, no audio packets queued).
@@ -148,18 +153,19 @@ void VideoReader::Impl::open(const std::string& path) {
   }
 
   dec.reset(avcodec_alloc_context3(codec));
-  if (!dec) throw Error(ErrorKind::Internal, path + ": out of memory allocating a decoder");
+  if (!dec) throw Error(ErrorKind::Internal, name + ": out of memory allocating a decoder");
   ret = avcodec_parameters_to_context(dec.get(), st->codecpar);
-  if (ret < 0) fail(path, "bad video stream parameters (" + describe(ret) + ")");
+  if (ret < 0) fail(name, "bad video stream parameters (" + describe(ret) + ")");
   dec->pkt_timebase = st->time_base;
   dec->thread_count = 0;  // automatic
+  dec->opaque = &log;     // copied into the frame threads' contexts: their errors count too
   clearLastLogMessage();
   ret = avcodec_open2(dec.get(), codec, nullptr);
-  if (ret < 0) fail(path, std::string("cannot open the ") + codec->name + " decoder (" + describe(ret) + ")");
+  if (ret < 0) fail(name, std::string("cannot open the ") + codec->name + " decoder (" + describe(ret) + ")");
 
   srcWidth = st->codecpar->width;
   srcHeight = st->codecpar->height;
-  if (srcWidth <= 0 || srcHeight <= 0) fail(path, "video stream has no frame size");
+  if (srcWidth <= 0 || srcHeight <= 0) fail(name, "video stream has no frame size");
 
   info.rotation = displayRotation(st);
   const bool swap = info.rotation == 90 || info.rotation == 270;
@@ -192,9 +198,10 @@ void VideoReader::Impl::open(const std::string& path) {
   info.imageFormat = info.container == "image2" ||
                      (info.container.size() > 5 && info.container.compare(info.container.size() - 5, 5, "_pipe") == 0);
 
+  fmt->opaque = &log;  // from here on, demuxer errors count as decoding problems
   pkt.reset(av_packet_alloc());
   frame.reset(av_frame_alloc());
-  if (!pkt || !frame) throw Error(ErrorKind::Internal, path + ": out of memory");
+  if (!pkt || !frame) throw Error(ErrorKind::Internal, name + ": out of memory");
 }
 
 // Sends the next packet of our stream to the decoder (or the flush packet at the end).
@@ -205,6 +212,7 @@ bool VideoReader::Impl::feed() {
     int ret = av_read_frame(fmt.get(), pkt.get());
     if (ret < 0) {
       // End of file, or a read error in a damaged file: either way decode what we have.
+      if (ret != AVERROR_EOF && ret != AVERROR_EXIT) log.note("read error: " + describe(ret));
       avcodec_send_packet(dec.get(), nullptr);
       flushing = true;
       return true;
@@ -214,12 +222,14 @@ bool VideoReader::Impl::feed() {
       continue;
     }
     clearLastLogMessage();
+    const int64_t reported = log.errors.load();
     ret = avcodec_send_packet(dec.get(), pkt.get());
     av_packet_unref(pkt.get());
     if (ret < 0 && ret != AVERROR(EAGAIN)) {
       // A corrupt packet: skip it, the decoder resynchronises at the next keyframe.
       lastDecodeError = describe(ret);
       ++consecutiveErrors;
+      if (log.errors.load() == reported) log.note(lastDecodeError);  // unless it said why already
     }
     return true;
   }
@@ -232,6 +242,8 @@ bool VideoReader::Impl::receive(Frame& out) {
     int ret = avcodec_receive_frame(dec.get(), frame.get());
     if (ret == 0) {
       consecutiveErrors = 0;
+      if (frame->decode_error_flags != 0 || (frame->flags & AV_FRAME_FLAG_CORRUPT))
+        log.note("frame " + std::to_string(decoded) + " decoded with errors (concealed)");
       convert(frame.get(), out);
       av_frame_unref(frame.get());
       return true;
@@ -244,6 +256,7 @@ bool VideoReader::Impl::receive(Frame& out) {
       lastDecodeError = describe(ret);
       if (flushing) finished = true;
       ++consecutiveErrors;
+      log.note(lastDecodeError);
     }
     if (consecutiveErrors > kMaxConsecutiveErrors) finished = true;
   }
@@ -339,14 +352,20 @@ void VideoReader::Impl::convert(const AVFrame* f, Frame& out) {
   ++decoded;
 }
 
-VideoReader::VideoReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
-  impl_->open(path);
+VideoReader::VideoReader(const std::string& path, const std::string& displayName) : impl_(std::make_unique<Impl>()) {
+  impl_->open(path, displayName.empty() ? path : displayName);
 }
 
 VideoReader::~VideoReader() = default;
 
 const VideoInfo& VideoReader::info() const { return impl_->info; }
 
-bool VideoReader::read(Frame& frame) { return impl_->receive(frame); }
+bool VideoReader::read(Frame& frame) {
+  checkStop("decode", impl_->decoded);
+  return impl_->receive(frame);
+}
+
+int64_t VideoReader::decodeErrors() const { return impl_->log.errors.load(); }
+std::string VideoReader::lastDecodeError() const { return impl_->log.lastMessage(); }
 
 }  // namespace ev
