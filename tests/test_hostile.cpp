@@ -17,6 +17,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <ostream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
@@ -132,6 +133,8 @@ struct Case {
   bool defaultOutputs = true;        // --out d/out.mp4 --json d/out.json
   std::vector<std::string> absent;   // phrases stderr must not contain
 };
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }  // readable test names in CTest
 
 std::vector<Case> corpus() {
   std::vector<Case> c;
@@ -349,6 +352,8 @@ struct InterruptCase {
   const char* phrase;
 };
 
+void PrintTo(const InterruptCase& c, std::ostream* os) { *os << c.name; }
+
 class Interrupt : public ::testing::TestWithParam<InterruptCase> {};
 
 // SIGINT and SIGTERM inside the model pass, the decoder and the render pass: the run stops at
@@ -380,6 +385,27 @@ INSTANTIATE_TEST_SUITE_P(Points, Interrupt,
                                            InterruptCase{"SigtermInTheRenderPass", "render:10:TERM", 143, "SIGTERM"},
                                            InterruptCase{"SighupInTheRenderPass", "render:30:HUP", 129, "SIGHUP"}),
                          [](const ::testing::TestParamInfo<InterruptCase>& i) { return i.param.name; });
+
+// A second signal ends the process at once: the temporary files are unlinked by the handler,
+// the staging folder of --save-raw stays, and the next run into that folder sweeps it.
+TEST(InterruptTwice, EndsAtOnceAndTheNextRunSweeps) {
+  evtest::ScratchDir scratch("ev_interrupt_twice_");
+  const std::string d = scratch.path().string();
+  const std::string clip = squareClip(d + "/in.mp4", 48);
+  const std::string args = q(clip) + " --model " + q(modelFile()) + " --stride 4 --out " + q(d + "/out.mp4") + " --json " +
+                           q(d + "/out.json") + " --save-raw " + q(d + "/raw") + " --quiet";
+  fs::create_directory(d + "/raw");
+  evtest::CliRun r = run("EV_TEST_SIGNAL_AT=render:5:INT:2", args);
+  EXPECT_EQ(r.code, 130) << r.err;
+  EXPECT_NE(r.err.find("stopped at once (second signal)"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(d + "/out.mp4"));
+  for (const std::string& p : partialsUnder(d))
+    EXPECT_NE(p.find("/raw/.partial-"), std::string::npos) << "a temporary file left: " << p;
+  EXPECT_FALSE(partialsUnder(d + "/raw").empty()) << "the staging folder was expected to stay (nothing removes it here)";
+  r = run("", args);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(partialsUnder(d).empty());
+}
 
 // A batch stops between videos' work: the finished videos and their index rows stay, the
 // unfinished one leaves nothing, and a re-run resumes.

@@ -612,3 +612,137 @@ TEST(SynthSplits, WritesClipsTruthAndIndex) {
   EXPECT_EQ(bytesOf((fs::path(root) / "val" / "index.json").string()), before);
   EXPECT_TRUE(bytesOf((fs::path(root) / "val" / "clip_000005.mp4").string()) == clipBefore);
 }
+
+// ---- several instances (--instances) ----
+
+namespace {
+
+bool overlaps(const Box& a, const Box& b) {
+  return !a.empty() && !b.empty() && a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+}
+
+}  // namespace
+
+// N actors of the same class: each drawn where its mask says in its own colour, never touching
+// another actor or a distractor, still outside its own action range and moving as the class
+// says inside it; the top-level box, mask and range are their union.
+TEST(SynthInstances, EveryInstanceIsDrawnApartAndActsAsItsClassSays) {
+  for (int cls = 0; cls < 8; ++cls)
+    for (uint64_t seed = 1; seed <= 5; ++seed) {
+      SynthParams p = clean();
+      p.instancesMin = 2, p.instancesMax = 4;
+      p.partialShare = 0.5;
+      const SynthClip c = renderSynthClip(cls, seed * 77 + cls, p);
+      const ClipTruth& t = c.truth;
+      SCOPED_TRACE("class " + std::to_string(cls) + " seed " + std::to_string(seed));
+      const size_t N = t.instances.size();
+      ASSERT_GE(N, 2u);
+      ASSERT_LE(N, 4u);
+      const int W = t.params.width, H = t.params.height, T = t.params.frames;
+      int start = T, end = 0;
+      for (const SynthInstance& in : t.instances) start = std::min(start, in.actionStart), end = std::max(end, in.actionEnd);
+      EXPECT_EQ(t.actionStart, start);
+      EXPECT_EQ(t.actionEnd, end);
+      for (int f = 0; f < T; ++f) {
+        std::vector<uint8_t> all(static_cast<size_t>(W) * H, 0);
+        for (size_t i = 0; i < N; ++i) {
+          const SynthInstance& in = t.instances[i];
+          const Box& b = in.boxes[static_cast<size_t>(f)];
+          ASSERT_FALSE(b.empty()) << "instance " << i << " frame " << f;
+          EXPECT_GE(std::min(b.w, b.h), 5) << "instance too small to see";
+          size_t inside = 0;
+          for (int y = 0; y < H; ++y)
+            for (int x = 0; x < W; ++x) {
+              const size_t k = static_cast<size_t>(y) * W + x;
+              if (!in.masks[static_cast<size_t>(f)][k]) continue;
+              ++inside;
+              ASSERT_FALSE(all[k]) << "instances " << i << " and another share a pixel";
+              all[k] = 1;
+              ASSERT_TRUE(x >= b.x && x < b.x + b.w && y >= b.y && y < b.y + b.h);
+              ASSERT_EQ(c.frames[static_cast<size_t>(f)].rgb[3 * k], in.rgb[0]);
+              ASSERT_EQ(c.frames[static_cast<size_t>(f)].rgb[3 * k + 1], in.rgb[1]);
+              ASSERT_EQ(c.frames[static_cast<size_t>(f)].rgb[3 * k + 2], in.rgb[2]);
+            }
+          EXPECT_GE(inside, static_cast<size_t>(b.w * b.h) / 4);
+          for (size_t j = i + 1; j < N; ++j) EXPECT_FALSE(overlaps(b, t.instances[j].boxes[static_cast<size_t>(f)]));
+          for (const auto& d : t.distractors) EXPECT_FALSE(overlaps(b, d.boxes[static_cast<size_t>(f)])) << d.kind;
+        }
+        EXPECT_TRUE(all == t.actorMasks[static_cast<size_t>(f)]) << "the top-level mask is the union, frame " << f;
+        const Box& u = t.actorBoxes[static_cast<size_t>(f)];
+        for (const SynthInstance& in : t.instances) {
+          const Box& b = in.boxes[static_cast<size_t>(f)];
+          EXPECT_TRUE(b.x >= u.x && b.y >= u.y && b.x + b.w <= u.x + u.w && b.y + b.h <= u.y + u.h);
+        }
+      }
+      for (const SynthInstance& in : t.instances) {
+        const auto& B = in.boxes;
+        const int s = in.actionStart, e = in.actionEnd;
+        EXPECT_GE(e - s, 8);
+        for (int i = 1; i < s; ++i) EXPECT_EQ(B[i], B[0]);
+        for (int i = e; i < T; ++i) EXPECT_EQ(B[i], B[e - 1]);
+        if (cls <= 3) {
+          const Box& a = B[std::max(0, s - 1)];
+          const Box& z = B[e - 1];
+          const double d = cls < 2 ? cx(z) - cx(a) : cy(z) - cy(a);
+          EXPECT_GT(cls == 1 || cls == 3 ? d : -d, 4.0) << "instance does not move its class's way";
+        }
+      }
+    }
+}
+
+// One instance is the single-actor benchmark, unchanged; a range draws its count per clip.
+TEST(SynthInstances, OneIsTheSingleActorClipAndARangeVaries) {
+  SynthParams one = clean();
+  const SynthClip a = renderSynthClip(3, 42, one);
+  one.instancesMin = one.instancesMax = 1;
+  const SynthClip b = renderSynthClip(3, 42, one);
+  EXPECT_TRUE(b.truth.instances.empty());
+  EXPECT_EQ(a.truth.actorBoxes, b.truth.actorBoxes);
+  EXPECT_TRUE(a.frames.front().rgb == b.frames.front().rgb);
+  SynthParams fixed = clean();
+  fixed.instancesMin = fixed.instancesMax = 3;
+  EXPECT_EQ(renderSynthClip(0, 5, fixed).truth.instances.size(), 3u);
+  SynthParams range = clean();
+  range.instancesMin = 1, range.instancesMax = 3;
+  std::set<size_t> counts;
+  for (uint64_t seed = 1; seed <= 30; ++seed) {
+    const SynthClip c = renderSynthClip(static_cast<int>(seed % 8), seed, range);
+    counts.insert(c.truth.instances.size());
+    const SynthClip again = renderSynthClip(static_cast<int>(seed % 8), seed, range);
+    EXPECT_TRUE(c.frames.back().rgb == again.frames.back().rgb) << "same seed, same clip";
+  }
+  EXPECT_EQ(counts, (std::set<size_t>{1, 2, 3}));
+  SynthParams bad = clean();
+  bad.instancesMin = 0;
+  EXPECT_EQ(kindOf([&] { renderSynthClip(0, 1, bad); }), ErrorKind::Usage);
+  bad.instancesMin = 1, bad.instancesMax = 5;
+  EXPECT_NE(messageOf([&] { renderSynthClip(0, 1, bad); }).find("--instances"), std::string::npos);
+  bad.instancesMin = 3, bad.instancesMax = 2;
+  EXPECT_NE(messageOf([&] { renderSynthClip(0, 1, bad); }).find("the range is empty"), std::string::npos);
+}
+
+// The ground truth of every instance survives the JSON round trip, and the same seed gives the
+// same bytes.
+TEST(SynthInstances, TruthRoundTripsAndFilesRepeat) {
+  ScratchDir dir;
+  SynthParams p;
+  p.instancesMin = 2, p.instancesMax = 3;
+  const SynthClip c = renderSynthClip(7, 11, p);
+  writeSynthClip(c, dir.file("m.mp4"), dir.file("m.json"));
+  writeSynthClip(renderSynthClip(7, 11, p), dir.file("n.mp4"), dir.file("n.json"));
+  EXPECT_EQ(bytesOf(dir.file("m.json")), bytesOf(dir.file("n.json")));
+  EXPECT_EQ(bytesOf(dir.file("m.mp4")), bytesOf(dir.file("n.mp4")));
+  const ClipTruth r = readClipTruth(dir.file("m.json"));
+  ASSERT_EQ(r.instances.size(), c.truth.instances.size());
+  EXPECT_EQ(r.params.instancesMin, 2);
+  EXPECT_EQ(r.params.instancesMax, 3);
+  for (size_t i = 0; i < r.instances.size(); ++i) {
+    EXPECT_EQ(r.instances[i].shape, c.truth.instances[i].shape);
+    EXPECT_EQ(r.instances[i].actionStart, c.truth.instances[i].actionStart);
+    EXPECT_EQ(r.instances[i].actionEnd, c.truth.instances[i].actionEnd);
+    EXPECT_EQ(r.instances[i].boxes, c.truth.instances[i].boxes);
+    EXPECT_TRUE(r.instances[i].masks == c.truth.instances[i].masks);
+    EXPECT_EQ(r.instances[i].motion, c.truth.instances[i].motion);
+  }
+  EXPECT_TRUE(r.actorMasks == c.truth.actorMasks);
+}

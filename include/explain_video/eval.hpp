@@ -114,6 +114,11 @@ struct EvalParams {
   int blurKernel = 0;               // insertion baseline; 0: defaultBlurKernel
   double pointingTolerance = 0.1;   // dilation of the actor box, share of frame width/height
   double iouThreshold = 0.5;        // share of the frame's maximum
+  // Several instances (ground truth with 2+ instances): an instance is found in a frame when its
+  // box, grown by instanceTolerance x the frame's width/height, holds a local maximum of the map of
+  // at least instancePeak x the frame's maximum (docs/eval.md).
+  double instanceTolerance = 0.025;
+  double instancePeak = 0.5;
   int threads = 0;
   int batchSize = 0;                // inputs per forward pass (windows, and masked inputs); 0: kDefaultBatchSize
   std::string device = "cpu";
@@ -145,6 +150,14 @@ struct ClipLocalization {
   double heatInBoxSum = 0, iouSum = 0;  // sums over those frames
   double heatInRange = 0;      // Σ heat in the action range / Σ heat
   bool partial = false;
+  // Several instances (truth listing 2 or more; docs/eval.md), over the clip's frames:
+  int instances = 0;                   // in the truth (0: a single-actor clip)
+  int instancePairs = 0;               // (frame, acting instance) pairs
+  int instancesFound = 0;              // of those, found (InstanceScores::found)
+  int instanceFrames = 0;              // frames with 2+ acting instances and heat in their boxes
+  std::vector<double> shareByRankSum;  // per rank k (strongest first): Σ over frames of the share
+  std::vector<int> shareByRankFrames;  // frames with a k-th instance
+  double giniSum = 0;                  // Σ over instanceFrames of the Gini of the instances' heat
 };
 
 struct ClipEval {
@@ -172,6 +185,12 @@ struct MethodEval {
   // over clips. Negative: no ground truth.
   int locClips = 0, locFrames = 0, locPartialClips = 0;
   double pointing = -1, heatInBox = -1, iou = -1, heatInRange = -1, heatInRangePartial = -1;
+  // Several instances, pooled over clips whose truth lists 2+ (negative: none). Recall and the
+  // shares in percent; shareByRank[k]: mean share of the heat in the instances' boxes on the
+  // (k+1)-th strongest instance.
+  int instanceClips = 0, instancePairs = 0, instanceFrames = 0;
+  double instanceRecall = -1, instanceGini = -1;
+  std::vector<double> instanceShareByRank;
 };
 
 struct EvalResult {

@@ -1,6 +1,8 @@
 // Localisation scores of a heatmap against a ground-truth box (the paper's Fig. 5 setting,
 // per video frame): pointing game, share of heat in the box, IoU of the thresholded map.
 #pragma once
+#include <vector>
+
 #include "explain_video/synth.hpp"
 
 namespace ev {
@@ -20,5 +22,20 @@ double thresholdIoU(const float* heat, int width, int height, const Box& box, do
 
 // Mean of the heatmap over the frame.
 double meanHeat(const float* heat, int width, int height);
+
+// Several instances of the action in one frame (docs/eval.md, "Several instances").
+// found[i]: instance i's box grown by (marginX, marginY) holds a local maximum of the map (a pixel
+// > 0 and >= each of its 8 neighbours inside the frame) of at least peakFraction x the frame's
+// maximum. heat[i]: the sum of the heat inside instance i's own box. An all-zero map finds none.
+struct InstanceScores {
+  std::vector<bool> found;
+  std::vector<double> heat;
+};
+InstanceScores scoreInstances(const float* heat, int width, int height, const std::vector<Box>& boxes,
+                              double peakFraction, int marginX, int marginY);
+
+// Gini coefficient of non-negative values: sum_i sum_j |x_i - x_j| / (2 n sum_i x_i). 0: evenly
+// spread; (n - 1) / n: everything on one; 0 for all zero or fewer than two values.
+double gini(const std::vector<double>& x);
 
 }  // namespace ev

@@ -25,7 +25,11 @@ struct SynthParams {
   bool distractorMover = true;// a second object that jitters in place (never performs an action)
   double noise = 6.0;         // per-pixel noise, standard deviation in 8-bit levels, 0..64
   int jitter = 1;             // camera shake: whole-frame shift of up to ±jitter px per axis, 0..8
+  int instancesMin = 1;       // actors performing the class's action: a number drawn per clip in
+  int instancesMax = 1;       // instancesMin..instancesMax, 1..kMaxSynthInstances (--instances N or A-B)
 };
+
+constexpr int kMaxSynthInstances = 4;
 
 // A pixel rectangle [x, x+w) × [y, y+h); w == 0 means "nothing drawn".
 struct Box {
@@ -39,6 +43,17 @@ struct SynthDistractor {
   std::string kind;          // "static" or "jitter"
   std::string shape, colour;
   std::vector<Box> boxes;    // per frame, tight, in frame coordinates (after camera shake)
+};
+
+// One of several actors (SynthParams::instancesMax > 1): the same class's action with its own
+// appearance, action range, size and position.
+struct SynthInstance {
+  std::string shape, colour;
+  uint8_t rgb[3] = {0, 0, 0};
+  int actionStart = 0, actionEnd = 0;     // frames [actionStart, actionEnd) in which it acts
+  std::map<std::string, double> motion;
+  std::vector<Box> boxes;                 // per frame, tight
+  std::vector<std::vector<uint8_t>> masks;  // per frame, height*width bytes, 1 = this instance
 };
 
 struct ClipTruth {
@@ -57,6 +72,10 @@ struct ClipTruth {
   std::vector<std::vector<uint8_t>> actorMasks;  // per frame, height*width bytes, 1 = actor
   std::vector<std::pair<int, int>> camera;       // per frame (dx, dy): the whole-frame shift
   std::vector<SynthDistractor> distractors;
+  // With SynthParams::instancesMax > 1: every actor (the first is the one shape, colour and
+  // motion above describe); actorBoxes and actorMasks are then the union of theirs, and
+  // actionStart..actionEnd the union of their action ranges. Empty for single-actor clips.
+  std::vector<SynthInstance> instances;
 };
 
 struct SynthClip {

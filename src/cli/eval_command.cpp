@@ -82,7 +82,11 @@ int runEval(int argc, char** argv) {
        "insertion baseline box-blur size in pixels (0: 2*floor(min(crop)/8)+1)")
       ("pointing-tolerance", valueOr(&p.pointingTolerance, "X"),
        "pointing game: actor box grown by this share of the frame width/height on each side")
-      ("iou-threshold", valueOr(&p.iouThreshold, "X"), "IoU: heatmap thresholded at this share of the frame's maximum");
+      ("iou-threshold", valueOr(&p.iouThreshold, "X"), "IoU: heatmap thresholded at this share of the frame's maximum")
+      ("instance-tolerance", valueOr(&p.instanceTolerance, "X"),
+       "several instances: an instance's box grows by this share of the frame's width/height")
+      ("instance-peak", valueOr(&p.instancePeak, "X"),
+       "several instances: found when its grown box holds a local maximum of at least this share of the frame's peak");
   po::options_description out("Output");
   out.add_options()
       ("json", value(&jsonFile, "FILE"), "everything as JSON: options, aggregates, curves, per clip, per window")

@@ -19,6 +19,7 @@ int runSynth(int argc, char** argv) {
   int clipsPerClass = 10;
   uint64_t seed = 1;
   bool quiet = false, noMover = false;
+  std::string instances = "1";
   po::options_description opts("explain-video synth: write the synthetic action benchmark");
   opts.add_options()
       ("help,h", "show this help and exit")
@@ -37,6 +38,9 @@ int runSynth(int argc, char** argv) {
       ("no-mover", po::bool_switch(&noMover), "no jittering distractor")
       ("noise", valueOr(&sp.noise, "X"), "per-pixel noise, std in 8-bit levels")
       ("jitter", valueOr(&sp.jitter, "N"), "camera shake, max shift in pixels")
+      ("instances", valueOr(&instances, "N|A-B"),
+       ("actors performing the class's action in each clip: N, or a number drawn per clip from A..B; at most " +
+        std::to_string(ev::kMaxSynthInstances) + ", each in its own lane (the ground truth lists every one)").c_str())
       ("quiet,q", po::bool_switch(&quiet), "no progress on stderr");
   const po::variables_map vm = parseOptions("synth", argc, argv, opts);
   if (vm.count("help")) {
@@ -49,11 +53,24 @@ int runSynth(int argc, char** argv) {
                      "explain-video synth --out data --clips-per-class 2",
                      "# One split of square clips, 32 frames each, with another seed",
                      "explain-video synth --out square --split test --clips-per-class 3 --frames 32 --width 112 --height 112 --seed 7",
+                     "# A test split with 2 or 3 actors per clip (the multiple-instance benchmark)",
+                     "explain-video synth --out multi --split test --clips-per-class 2 --instances 2-3",
                  });
     return kOk;
   }
   if (out.empty()) throw ev::Error(ev::ErrorKind::Usage, "synth: --out DIR is required");
   sp.distractorMover = !noMover;
+  {
+    // "N" or "A-B"
+    const auto dash = instances.find('-');
+    auto number = [&](const std::string& t) {
+      if (t.empty() || t.size() > 3 || t.find_first_not_of("0123456789") != std::string::npos)
+        throw ev::Error(ev::ErrorKind::Usage, "synth: --instances '" + instances + "': expected N or A-B, e.g. 2-3");
+      return std::stoi(t);
+    };
+    sp.instancesMin = number(instances.substr(0, dash));
+    sp.instancesMax = dash == std::string::npos ? sp.instancesMin : number(instances.substr(dash + 1));
+  }
   ev::validateSynthParams(sp);
   std::vector<std::string> names;
   std::istringstream in(splits);

@@ -57,6 +57,8 @@ EvalParams paramsOf(const nlohmann::json& j) {
   p.blurKernel = o.at("blur_kernel").get<int>();
   p.pointingTolerance = o.at("pointing_tolerance").get<double>();
   p.iouThreshold = o.at("iou_threshold").get<double>();
+  p.instanceTolerance = o.value("instance_tolerance", p.instanceTolerance);
+  p.instancePeak = o.value("instance_peak", p.instancePeak);
   return p;
 }
 
@@ -117,6 +119,16 @@ EvalResult mergeEvalShards(const std::vector<std::string>& files) {
           cl.heatInBoxSum = l.at("heat_in_box_sum").get<double>();
           cl.iouSum = l.at("iou_sum").get<double>();
           cl.heatInRange = l.at("heat_in_range_share").get<double>();
+          if (l.contains("instances")) {
+            const auto& in = l.at("instances");
+            cl.instances = in.at("count").get<int>();
+            cl.instancePairs = in.at("pairs").get<int>();
+            cl.instancesFound = in.at("found").get<int>();
+            cl.instanceFrames = in.at("frames").get<int>();
+            cl.shareByRankSum = in.at("share_by_rank_sum").get<std::vector<double>>();
+            cl.shareByRankFrames = in.at("share_by_rank_frames").get<std::vector<int>>();
+            cl.giniSum = in.at("gini_sum").get<double>();
+          }
           ce.localization[m] = cl;
         }
         positionOf[ce.clip] = ce.position;

@@ -3,6 +3,7 @@
 // method's map from a single capture, the explained class and the per-frame heatmaps, in
 // memory; the metrics then only add masked forward passes (ev::Model::predict).
 #include <algorithm>
+#include <functional>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -55,6 +56,9 @@ void checkParams(const EvalParams& p) {
   if (!(p.pointingTolerance >= 0 && p.pointingTolerance <= 1))
     throw Error(ErrorKind::Usage, "eval: --pointing-tolerance must be in 0..1");
   if (!(p.iouThreshold >= 0 && p.iouThreshold <= 1)) throw Error(ErrorKind::Usage, "eval: --iou-threshold must be in 0..1");
+  if (!(p.instanceTolerance >= 0 && p.instanceTolerance <= 1))
+    throw Error(ErrorKind::Usage, "eval: --instance-tolerance must be in 0..1");
+  if (!(p.instancePeak > 0 && p.instancePeak <= 1)) throw Error(ErrorKind::Usage, "eval: --instance-peak must be in (0, 1]");
   if (p.blurKernel < 0) throw Error(ErrorKind::Usage, "eval: --blur-kernel must be >= 0");
   if (p.classFromTruth && !p.classSpec.empty())
     throw Error(ErrorKind::Usage, "eval: --class and --class-source truth exclude each other");
@@ -83,6 +87,7 @@ class Localizer {
   Localizer(const ClipTruth& t, const EvalParams& p, const std::string& clip) : t_(t), p_(p), clip_(clip) {
     loc_.valid = true;
     loc_.partial = t.partial;
+    loc_.instances = t.instances.size() >= 2 ? static_cast<int>(t.instances.size()) : 0;
   }
   void add(int64_t frame, const float* h, int W, int H) {
     if (t_.params.width != W || t_.params.height != H)
@@ -96,6 +101,7 @@ class Localizer {
     for (size_t i = 0; i < hw; ++i) s += h[i];
     all_ += s;
     const int f = static_cast<int>(frame);
+    if (loc_.instances > 0) addInstances(f, h, W, H);
     if (f < t_.actionStart || f >= t_.actionEnd) return;
     inRange_ += s;
     if (f >= static_cast<int>(t_.actorBoxes.size()) || t_.actorBoxes[static_cast<size_t>(f)].empty()) return;
@@ -104,6 +110,33 @@ class Localizer {
     loc_.pointingHits += pointingHit(h, W, H, dilateBox(box, mx, my, W, H));
     loc_.heatInBoxSum += heatShareInBox(h, W, H, box);
     loc_.iouSum += thresholdIoU(h, W, H, box, p_.iouThreshold);
+  }
+  // The instances acting in frame f: found or not, and how the heat on them is spread.
+  void addInstances(int f, const float* h, int W, int H) {
+    std::vector<Box> boxes;
+    for (const SynthInstance& in : t_.instances)
+      if (f >= in.actionStart && f < in.actionEnd && f < static_cast<int>(in.boxes.size()) &&
+          !in.boxes[static_cast<size_t>(f)].empty())
+        boxes.push_back(in.boxes[static_cast<size_t>(f)]);
+    if (boxes.empty()) return;
+    const int mx = static_cast<int>(std::lround(p_.instanceTolerance * W));
+    const int my = static_cast<int>(std::lround(p_.instanceTolerance * H));
+    const InstanceScores s = scoreInstances(h, W, H, boxes, p_.instancePeak, mx, my);
+    loc_.instancePairs += static_cast<int>(boxes.size());
+    for (bool found : s.found) loc_.instancesFound += found;
+    double total = 0;
+    for (double v : s.heat) total += v;
+    if (boxes.size() < 2 || !(total > 0)) return;
+    std::vector<double> share;
+    for (double v : s.heat) share.push_back(v / total);
+    std::sort(share.begin(), share.end(), std::greater<double>());
+    if (loc_.shareByRankSum.size() < share.size()) {
+      loc_.shareByRankSum.resize(share.size(), 0.0);
+      loc_.shareByRankFrames.resize(share.size(), 0);
+    }
+    for (size_t k = 0; k < share.size(); ++k) loc_.shareByRankSum[k] += share[k], ++loc_.shareByRankFrames[k];
+    loc_.giniSum += gini(s.heat);
+    ++loc_.instanceFrames;
   }
   ClipLocalization result() const {
     ClipLocalization l = loc_;
@@ -416,6 +449,27 @@ void aggregateEval(EvalResult& r) {
     m.iou = frames > 0 ? iou / frames : -1;
     m.heatInRange = nClips > 0 ? 100.0 * mean(range) : -1;
     m.heatInRangePartial = nPartial > 0 ? 100.0 * mean(rangePartial) : -1;
+    // Several instances: pooled over the clips whose truth lists 2+.
+    int found = 0;
+    double giniSum = 0;
+    std::vector<double> rankSum;
+    std::vector<int> rankFrames;
+    for (const ClipEval& c : r.clips) {
+      auto it = c.localization.find(m.method);
+      if (it == c.localization.end() || !it->second.valid || it->second.instances < 2) continue;
+      const ClipLocalization& l = it->second;
+      ++m.instanceClips;
+      m.instancePairs += l.instancePairs;
+      found += l.instancesFound;
+      m.instanceFrames += l.instanceFrames;
+      giniSum += l.giniSum;
+      if (rankSum.size() < l.shareByRankSum.size()) rankSum.resize(l.shareByRankSum.size(), 0.0), rankFrames.resize(l.shareByRankSum.size(), 0);
+      for (size_t k = 0; k < l.shareByRankSum.size(); ++k) rankSum[k] += l.shareByRankSum[k], rankFrames[k] += l.shareByRankFrames[k];
+    }
+    m.instanceRecall = m.instancePairs > 0 ? 100.0 * found / m.instancePairs : -1;
+    m.instanceGini = m.instanceFrames > 0 ? giniSum / m.instanceFrames : -1;
+    m.instanceShareByRank.clear();
+    for (size_t k = 0; k < rankSum.size(); ++k) m.instanceShareByRank.push_back(rankFrames[k] > 0 ? 100.0 * rankSum[k] / rankFrames[k] : -1);
   }
   for (MethodEval& a : r.methods)
     for (const MethodEval& b : r.methods) {

@@ -1,6 +1,7 @@
 #include "explain_video/localization.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace ev {
 namespace {
@@ -54,6 +55,49 @@ double meanHeat(const float* heat, int width, int height) {
   double s = 0;
   for (size_t i = 0; i < n; ++i) s += heat[i];
   return n ? s / n : 0.0;
+}
+
+InstanceScores scoreInstances(const float* heat, int width, int height, const std::vector<Box>& boxes,
+                              double peakFraction, int marginX, int marginY) {
+  InstanceScores s;
+  s.found.assign(boxes.size(), false);
+  s.heat.assign(boxes.size(), 0.0);
+  std::vector<Box> grown;
+  for (const Box& b : boxes) grown.push_back(dilateBox(b, marginX, marginY, width, height));
+  const size_t n = static_cast<size_t>(width) * height;
+  if (n == 0) return s;
+  const float peak = *std::max_element(heat, heat + n);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x) {
+      const float v = heat[static_cast<size_t>(y) * width + x];
+      for (size_t i = 0; i < boxes.size(); ++i)
+        if (inside(boxes[i], x, y)) s.heat[i] += v;
+      if (!(v > 0.f) || v < peakFraction * peak) continue;
+      bool isMax = true;
+      for (int dy = -1; dy <= 1 && isMax; ++dy)
+        for (int dx = -1; dx <= 1; ++dx) {
+          const int xx = x + dx, yy = y + dy;
+          if ((dx || dy) && xx >= 0 && yy >= 0 && xx < width && yy < height &&
+              heat[static_cast<size_t>(yy) * width + xx] > v) {
+            isMax = false;
+            break;
+          }
+        }
+      if (!isMax) continue;
+      for (size_t i = 0; i < grown.size(); ++i)
+        if (inside(grown[i], x, y)) s.found[i] = true;
+    }
+  return s;
+}
+
+double gini(const std::vector<double>& x) {
+  if (x.size() < 2) return 0.0;
+  double sum = 0, diff = 0;
+  for (double a : x) sum += a;
+  if (!(sum > 0)) return 0.0;
+  for (double a : x)
+    for (double b : x) diff += std::abs(a - b);
+  return diff / (2.0 * static_cast<double>(x.size()) * sum);
 }
 
 }  // namespace ev

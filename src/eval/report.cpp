@@ -220,6 +220,17 @@ std::string formatEvalTable(const EvalResult& r) {
     add("Heat in action range %, partial", [](const MethodEval& m) { return fmt(m.heatInRangePartial); });
     add("Heat in action range %, all", [](const MethodEval& m) { return fmt(m.heatInRange); });
   }
+  bool anyInstances = false;
+  size_t ranks = 0;
+  for (const auto& m : r.methods) anyInstances = anyInstances || m.instanceClips > 0, ranks = std::max(ranks, m.instanceShareByRank.size());
+  if (anyInstances) {
+    add("Instance recall % (peak >= " + fmt(r.params.instancePeak) + ")", [](const MethodEval& m) { return fmt(m.instanceRecall); });
+    for (size_t k = 0; k < ranks; ++k)
+      add("Heat on instance #" + std::to_string(k + 1) + " %", [k](const MethodEval& m) {
+        return k < m.instanceShareByRank.size() ? fmt(m.instanceShareByRank[k]) : std::string("");
+      });
+    add("Gini across instances (0 even)", [](const MethodEval& m) { return fmt(m.instanceGini, 3); });
+  }
   size_t w0 = 6;
   for (const auto& row : rows) w0 = std::max(w0, row[0].size());
   std::vector<size_t> w(r.methods.size());
@@ -262,7 +273,9 @@ void writeEvalJson(const EvalResult& r, const std::string& path) {
                   {"del_steps", p.delSteps},
                   {"blur_kernel", p.blurKernel > 0 ? p.blurKernel : defaultBlurKernel(p.preprocess.cropHeight, p.preprocess.cropWidth)},
                   {"pointing_tolerance", p.pointingTolerance},
-                  {"iou_threshold", p.iouThreshold}};
+                  {"iou_threshold", p.iouThreshold},
+                  {"instance_tolerance", p.instanceTolerance},
+                  {"instance_peak", p.instancePeak}};
   if (p.shardCount > 1 || !p.shardSource.empty())
     j["shard"] = {{"index", p.shardIndex}, {"count", p.shardCount}, {"source", p.shardSource}};
   j["n_clips"] = r.clips.size();
@@ -290,6 +303,16 @@ void writeEvalJson(const EvalResult& r, const std::string& path) {
                           {"iou", orNull(m.iou)},
                           {"heat_in_action_range_partial", orNull(m.heatInRangePartial)},
                           {"heat_in_action_range_all", orNull(m.heatInRange)}};
+    if (m.instanceClips > 0) {
+      nlohmann::json shares = nlohmann::json::array();
+      for (double v : m.instanceShareByRank) shares.push_back(orNull(v));
+      mj["localization"]["instances"] = {{"clips", m.instanceClips},
+                                         {"pairs", m.instancePairs},
+                                         {"frames", m.instanceFrames},
+                                         {"recall", orNull(m.instanceRecall)},
+                                         {"share_by_rank", shares},
+                                         {"gini", orNull(m.instanceGini)}};
+    }
     ms[m.method] = mj;
   }
   j["summary"] = ms;
@@ -316,6 +339,16 @@ void writeEvalJson(const EvalResult& r, const std::string& path) {
                    {"heat_in_box", n > 0 ? nlohmann::json(100.0 * l.heatInBoxSum / n) : nlohmann::json(nullptr)},
                    {"iou", n > 0 ? nlohmann::json(l.iouSum / n) : nlohmann::json(nullptr)},
                    {"heat_in_action_range", 100.0 * l.heatInRange}};
+      if (l.instances >= 2)
+        loc[name]["instances"] = {{"count", l.instances},
+                                  {"pairs", l.instancePairs},
+                                  {"found", l.instancesFound},
+                                  {"frames", l.instanceFrames},
+                                  {"share_by_rank_sum", l.shareByRankSum},
+                                  {"share_by_rank_frames", l.shareByRankFrames},
+                                  {"gini_sum", l.giniSum},
+                                  {"recall", l.instancePairs > 0 ? nlohmann::json(100.0 * l.instancesFound / l.instancePairs)
+                                                                 : nlohmann::json(nullptr)}};
     }
     x["localization"] = loc;
     cj.push_back(x);
@@ -392,7 +425,11 @@ void writeEvalCsv(const EvalResult& r, const std::string& dir) {
     s << "method,n_clips,n_windows,average_drop,increase_in_confidence";
     for (const auto& m : r.methods) s << ",win_vs_" << m.method;
     s << ",deletion_auc,insertion_auc,loc_clips,loc_frames,pointing,heat_in_box,iou,heat_in_action_range_partial,"
-         "heat_in_action_range_all\n";
+         "heat_in_action_range_all,instance_clips,instance_recall,instance_gini";
+    size_t ranks = 0;
+    for (const auto& m : r.methods) ranks = std::max(ranks, m.instanceShareByRank.size());
+    for (size_t k = 0; k < ranks; ++k) s << ",instance_share_" << k + 1;
+    s << "\n";
     auto opt = [](double v) { return v < 0 ? std::string() : num(v); };
     for (const auto& m : r.methods) {
       s << csvQuote(m.method) << "," << r.clips.size() << "," << m.windows.size() << "," << num(m.averageDrop) << ","
@@ -404,7 +441,9 @@ void writeEvalCsv(const EvalResult& r, const std::string& dir) {
       s << "," << (r.params.delSteps > 0 ? num(m.deletionAuc) : "") << ","
         << (r.params.delSteps > 0 ? num(m.insertionAuc) : "") << "," << m.locClips << "," << m.locFrames << ","
         << opt(m.pointing) << "," << opt(m.heatInBox) << "," << opt(m.iou) << "," << opt(m.heatInRangePartial) << ","
-        << opt(m.heatInRange) << "\n";
+        << opt(m.heatInRange) << "," << m.instanceClips << "," << opt(m.instanceRecall) << "," << opt(m.instanceGini);
+      for (size_t k = 0; k < ranks; ++k) s << "," << (k < m.instanceShareByRank.size() ? opt(m.instanceShareByRank[k]) : "");
+      s << "\n";
     }
     writeText(out.path("summary.csv"), s.str());
   }

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cctype>
 #include <cstdio>
+#include <functional>
+#include <map>
 #include <random>
 
 #include "explain_video/error.hpp"
@@ -291,6 +293,10 @@ void validateSynthParams(const SynthParams& p) {
   range("--max-static", p.maxStatic, 0, 8);
   range("--noise", p.noise, 0, 64);
   range("--jitter", p.jitter, 0, 8);
+  range("--instances", p.instancesMin, 1, kMaxSynthInstances);
+  range("--instances", p.instancesMax, 1, kMaxSynthInstances);
+  if (p.instancesMin > p.instancesMax)
+    usage("--instances " + std::to_string(p.instancesMin) + "-" + std::to_string(p.instancesMax) + ": the range is empty");
 }
 
 SynthClip renderSynthClip(int classId, uint64_t seed, const SynthParams& params) {
@@ -310,99 +316,152 @@ SynthClip renderSynthClip(int classId, uint64_t seed, const SynthParams& params)
   truth.seed = seed;
   truth.params = params;
 
-  // -- the actor: appearance, action range
-  Object actor;
-  actor.shape = rng.integer(0, kNumShapes - 1);
-  actor.colour = rng.integer(0, kNumColours - 1);
-  const double theta0 = rng.uniform(0, 2 * kPi);
-  int L = T, start = 0;
-  if (rng.chance(params.partialShare) && T >= 12) {
-    L = rng.integer(8, T - 4);
-    start = rng.integer(0, T - L);
-  }
-  truth.actionStart = start;
-  truth.actionEnd = start + L;
-  truth.partial = L < T;
-  truth.shape = kShapes[actor.shape];
-  truth.colour = kColours[actor.colour].name;
-  truth.rgb[0] = kColours[actor.colour].r, truth.rgb[1] = kColours[actor.colour].g, truth.rgb[2] = kColours[actor.colour].b;
-
-  // -- the actor's motion: pose after k steps, k = 0..L. The actor stays inside the region the
-  // default 128x171 resize + 112x112 centre crop keeps.
-  const double rmax = outlineRadius(actor.shape);
+  // -- the actors: N instances of the class's action (one by default). Each has its own
+  // appearance, action range, size and position; with several, each lives in its own lane (a
+  // band across the region the default resize + centre crop keeps), so their paths never
+  // overlap. One instance draws exactly what the single-actor benchmark always drew.
+  const int N = params.instancesMin == params.instancesMax ? params.instancesMin
+                                                           : rng.integer(params.instancesMin, params.instancesMax);
   const double xlo = std::max(0.18 * W, J + 1.0), xhi = W - xlo;
   const double ylo = std::max(0.07 * H, J + 1.0), yhi = H - ylo;
-  std::function<Pose(int)> poseAt;
-  auto centreFor = [&](double r, double& cx, double& cy) {
-    const double e = r * rmax;
-    cx = rng.uniform(xlo + e, xhi - e);
-    cy = rng.uniform(ylo + e, yhi - e);
+  // Horizontal movers get bands stacked along y; every other class bands side by side along x
+  // (grow, shrink and rotate along the frame's longer side).
+  const bool bandsAlongY = classId < 2 || (classId >= 4 && classId <= 6 && H > W);
+  constexpr double kLaneGap = 8;  // px between lanes: more than the 3 px margins of two sweeps
+  struct Actor {
+    Object o;
+    int start = 0, L = 0;
+    std::function<Pose(int)> poseAt;
+    std::map<std::string, double> motion;
   };
-  switch (classId) {
-    case 0:
-    case 1:
-    case 2:
-    case 3: {
-      const bool horizontal = classId < 2;
-      const double r = rng.uniform(7, 13) * sc, e = r * rmax;
-      const double avail = horizontal ? (xhi - xlo - 2 * e) : (yhi - ylo - 2 * e);
-      const double v = std::min(rng.uniform(1.5, 3.0) * sc, avail / L);
-      const double d = v * L;
-      double cx, cy;
-      if (horizontal) {
-        cy = rng.uniform(ylo + e, yhi - e);
-        cx = classId == 1 ? rng.uniform(xlo + e, xhi - e - d) : rng.uniform(xlo + e + d, xhi - e);
-      } else {
-        cx = rng.uniform(xlo + e, xhi - e);
-        cy = classId == 3 ? rng.uniform(ylo + e, yhi - e - d) : rng.uniform(ylo + e + d, yhi - e);
+  std::vector<Actor> actors;
+  for (int i = 0; i < N; ++i) {
+    double x0 = xlo, x1 = xhi, y0 = ylo, y1 = yhi;
+    if (N > 1) {
+      const double lo = bandsAlongY ? ylo : xlo, hi = bandsAlongY ? yhi : xhi;
+      const double band = (hi - lo - kLaneGap * (N - 1)) / N;
+      const double b0 = lo + i * (band + kLaneGap), b1 = b0 + band;
+      (bandsAlongY ? y0 : x0) = b0;
+      (bandsAlongY ? y1 : x1) = b1;
+    }
+    Actor a;
+    Object& actor = a.o;
+    actor.shape = rng.integer(0, kNumShapes - 1);
+    actor.colour = rng.integer(0, kNumColours - 1);
+    const double theta0 = rng.uniform(0, 2 * kPi);
+    int L = T, start = 0;
+    if (rng.chance(params.partialShare) && T >= 12) {
+      L = rng.integer(8, T - 4);
+      start = rng.integer(0, T - L);
+    }
+    a.start = start, a.L = L;
+
+    // The motion: pose after k steps, k = 0..L, inside [x0, x1] x [y0, y1].
+    const double rmax = outlineRadius(actor.shape);
+    // In a lane, a size drawn for the whole region is capped to fit the lane's width.
+    const double fitLane = N > 1 ? (std::min(x1 - x0, y1 - y0) / 2 - 1) / rmax : 1e9;
+    auto fit = [&](double r) { return std::min(r, fitLane); };
+    auto centreFor = [&](double r, double& cx, double& cy) {
+      const double e = r * rmax;
+      cx = rng.uniform(x0 + e, x1 - e);
+      cy = rng.uniform(y0 + e, y1 - e);
+    };
+    std::map<std::string, double>& motion = a.motion;
+    switch (classId) {
+      case 0:
+      case 1:
+      case 2:
+      case 3: {
+        const bool horizontal = classId < 2;
+        const double r = fit(rng.uniform(7, 13) * sc), e = r * rmax;
+        const double avail = horizontal ? (x1 - x0 - 2 * e) : (y1 - y0 - 2 * e);
+        const double v = std::min(rng.uniform(1.5, 3.0) * sc, avail / L);
+        const double d = v * L;
+        double cx, cy;
+        if (horizontal) {
+          cy = rng.uniform(y0 + e, y1 - e);
+          cx = classId == 1 ? rng.uniform(x0 + e, x1 - e - d) : rng.uniform(x0 + e + d, x1 - e);
+        } else {
+          cx = rng.uniform(x0 + e, x1 - e);
+          cy = classId == 3 ? rng.uniform(y0 + e, y1 - e - d) : rng.uniform(y0 + e + d, y1 - e);
+        }
+        const double vx = classId == 0 ? -v : classId == 1 ? v : 0, vy = classId == 2 ? -v : classId == 3 ? v : 0;
+        motion = {{"vx", vx}, {"vy", vy}, {"size", r}};
+        a.poseAt = [=](int k) { return Pose{cx + vx * k, cy + vy * k, r, theta0}; };
+        break;
       }
-      const double vx = classId == 0 ? -v : classId == 1 ? v : 0, vy = classId == 2 ? -v : classId == 3 ? v : 0;
-      truth.motion = {{"vx", vx}, {"vy", vy}, {"size", r}};
-      poseAt = [=](int k) { return Pose{cx + vx * k, cy + vy * k, r, theta0}; };
-      break;
+      case 4:
+      case 5: {
+        const double fitAll = std::min(x1 - x0, y1 - y0) / 2 / rmax;
+        double r0 = fit(rng.uniform(5, 8) * sc);
+        double r1 = std::min(r0 * rng.uniform(1.8, 2.3), fitAll);
+        double cx, cy;
+        centreFor(r1, cx, cy);
+        if (classId == 5) std::swap(r0, r1);
+        motion = {{"size_from", r0}, {"size_to", r1}};
+        a.poseAt = [=](int k) { return Pose{cx, cy, r0 + (r1 - r0) * k / L, theta0}; };
+        break;
+      }
+      case 6: {
+        const double r = fit(rng.uniform(10, 15) * sc);
+        const double w = rng.uniform(8, 14) * (rng.chance(0.5) ? 1 : -1);
+        double cx, cy;
+        centreFor(r, cx, cy);
+        motion = {{"degrees_per_frame", w}, {"size", r}};
+        a.poseAt = [=](int k) { return Pose{cx, cy, r, theta0 + w * k * kPi / 180.0}; };
+        break;
+      }
+      default: {  // bounce: hops on a floor, straight up and down
+        const double r = fit(rng.uniform(7, 12) * sc), e = r * rmax;
+        const double amp = std::min(rng.uniform(25, 40) * sc, y1 - y0 - 2 * e);
+        const int hops = L >= 18 ? rng.integer(2, 3) : 2;
+        const double cx = rng.uniform(x0 + e, x1 - e);
+        const double floorY = rng.uniform(y0 + e + amp, y1 - e);
+        motion = {{"amplitude", amp}, {"hops", hops}, {"size", r}};
+        a.poseAt = [=](int k) {
+          return Pose{cx, floorY - amp * std::abs(std::sin(kPi * hops * k / L)), r, theta0};
+        };
+        break;
+      }
     }
-    case 4:
-    case 5: {
-      const double fit = std::min(xhi - xlo, yhi - ylo) / 2 / rmax;
-      double r0 = rng.uniform(5, 8) * sc;
-      double r1 = std::min(r0 * rng.uniform(1.8, 2.3), fit);
-      double cx, cy;
-      centreFor(r1, cx, cy);
-      if (classId == 5) std::swap(r0, r1);
-      truth.motion = {{"size_from", r0}, {"size_to", r1}};
-      poseAt = [=](int k) { return Pose{cx, cy, r0 + (r1 - r0) * k / L, theta0}; };
-      break;
-    }
-    case 6: {
-      const double r = rng.uniform(10, 15) * sc;
-      const double w = rng.uniform(8, 14) * (rng.chance(0.5) ? 1 : -1);
-      double cx, cy;
-      centreFor(r, cx, cy);
-      truth.motion = {{"degrees_per_frame", w}, {"size", r}};
-      poseAt = [=](int k) { return Pose{cx, cy, r, theta0 + w * k * kPi / 180.0}; };
-      break;
-    }
-    default: {  // bounce: hops on a floor, straight up and down
-      const double r = rng.uniform(7, 12) * sc, e = r * rmax;
-      const double amp = std::min(rng.uniform(25, 40) * sc, yhi - ylo - 2 * e);
-      const int hops = L >= 18 ? rng.integer(2, 3) : 2;
-      const double cx = rng.uniform(xlo + e, xhi - e);
-      const double floorY = rng.uniform(ylo + e + amp, yhi - e);
-      truth.motion = {{"amplitude", amp}, {"hops", hops}, {"size", r}};
-      poseAt = [=](int k) {
-        return Pose{cx, floorY - amp * std::abs(std::sin(kPi * hops * k / L)), r, theta0};
-      };
-      break;
-    }
+    actors.push_back(std::move(a));
   }
-  auto stepsAt = [&](int t) { return std::clamp(t - start + 1, 0, L); };
+  auto stepsAt = [&](const Actor& a, int t) { return std::clamp(t - a.start + 1, 0, a.L); };
+
+  // The top-level fields describe the first actor's appearance and motion, and the union of
+  // every actor's action range (the frames in which the class's action happens somewhere).
+  {
+    const Object& actor = actors.front().o;
+    truth.actionStart = actors.front().start;
+    truth.actionEnd = actors.front().start + actors.front().L;
+    for (const Actor& a : actors) {
+      truth.actionStart = std::min(truth.actionStart, a.start);
+      truth.actionEnd = std::max(truth.actionEnd, a.start + a.L);
+    }
+    truth.partial = truth.actionEnd - truth.actionStart < T;
+    truth.shape = kShapes[actor.shape];
+    truth.colour = kColours[actor.colour].name;
+    truth.rgb[0] = kColours[actor.colour].r, truth.rgb[1] = kColours[actor.colour].g, truth.rgb[2] = kColours[actor.colour].b;
+    truth.motion = actors.front().motion;
+  }
+  if (params.instancesMax > 1)
+    for (const Actor& a : actors) {
+      SynthInstance in;
+      in.shape = kShapes[a.o.shape];
+      in.colour = kColours[a.o.colour].name;
+      in.rgb[0] = kColours[a.o.colour].r, in.rgb[1] = kColours[a.o.colour].g, in.rgb[2] = kColours[a.o.colour].b;
+      in.actionStart = a.start;
+      in.actionEnd = a.start + a.L;
+      in.motion = a.motion;
+      truth.instances.push_back(std::move(in));
+    }
 
   // -- distractors: the same shapes and colours, never overlapping the actor's whole path
   std::vector<Rect> taken;
-  {
-    Rect sweep = extentOf(poseAt(0), actor.shape, 3.0);
-    for (int k = 1; k <= L; ++k) {
-      const Rect e = extentOf(poseAt(k), actor.shape, 3.0);
+  for (const Actor& a : actors) {
+    Rect sweep = extentOf(a.poseAt(0), a.o.shape, 3.0);
+    for (int k = 1; k <= a.L; ++k) {
+      const Rect e = extentOf(a.poseAt(k), a.o.shape, 3.0);
       sweep = {std::min(sweep.x0, e.x0), std::min(sweep.y0, e.y0), std::max(sweep.x1, e.x1), std::max(sweep.y1, e.y1)};
     }
     taken.push_back(sweep);
@@ -470,11 +529,39 @@ SynthClip renderSynthClip(int classId, uint64_t seed, const SynthParams& params)
     for (const Object& o : statics) drawDistractor(o, 0, 0);
     if (hasMover) drawDistractor(mover, moverOffsets[static_cast<size_t>(t)].first, moverOffsets[static_cast<size_t>(t)].second);
 
-    const Box b = rasterise(mask, actor.shape, poseAt(stepsAt(t)), dx, dy);
-    paint(rgb, mask, b, kColours[actor.colour]);
-    truth.actorBoxes.push_back(b);
-    truth.actorMasks.emplace_back(mask.begin<uint8_t>(), mask.end<uint8_t>());
-    clearBox(mask, b);
+    if (actors.size() == 1) {
+      const Actor& a = actors.front();
+      const Box b = rasterise(mask, a.o.shape, a.poseAt(stepsAt(a, t)), dx, dy);
+      paint(rgb, mask, b, kColours[a.o.colour]);
+      truth.actorBoxes.push_back(b);
+      truth.actorMasks.emplace_back(mask.begin<uint8_t>(), mask.end<uint8_t>());
+      clearBox(mask, b);
+    } else {
+      // Several: the top-level box and mask are the union of the instances'.
+      std::vector<uint8_t> all(static_cast<size_t>(W) * H, 0);
+      Box u;
+      for (size_t i = 0; i < actors.size(); ++i) {
+        const Actor& a = actors[i];
+        const Box b = rasterise(mask, a.o.shape, a.poseAt(stepsAt(a, t)), dx, dy);
+        paint(rgb, mask, b, kColours[a.o.colour]);
+        std::vector<uint8_t> m(mask.begin<uint8_t>(), mask.end<uint8_t>());
+        for (size_t k = 0; k < m.size(); ++k) all[k] |= m[k];
+        if (!b.empty()) {
+          if (u.empty()) {
+            u = b;
+          } else {
+            const int ux1 = std::max(u.x + u.w, b.x + b.w), uy1 = std::max(u.y + u.h, b.y + b.h);
+            u.x = std::min(u.x, b.x), u.y = std::min(u.y, b.y);
+            u.w = ux1 - u.x, u.h = uy1 - u.y;
+          }
+        }
+        truth.instances[i].boxes.push_back(b);
+        truth.instances[i].masks.push_back(std::move(m));
+        clearBox(mask, b);
+      }
+      truth.actorBoxes.push_back(u);
+      truth.actorMasks.push_back(std::move(all));
+    }
 
     Frame f;
     f.width = W, f.height = H, f.index = t, f.time = static_cast<double>(t) / params.fpsNum;

@@ -43,6 +43,7 @@ ojson paramsJson(const SynthParams& p) {
   j["distractor_mover"] = p.distractorMover;
   j["noise"] = p.noise;
   j["jitter"] = p.jitter;
+  if (p.instancesMax > 1) j["instances"] = {p.instancesMin, p.instancesMax};  // absent: one actor
   return j;
 }
 
@@ -86,6 +87,16 @@ std::string truthText(const ClipTruth& t) {
   for (const SynthDistractor& d : t.distractors) ds.push_back({{"kind", d.kind}, {"shape", d.shape}, {"colour", d.colour}});
   head["distractors"] = ds;
   head["mask_encoding"] = "rle-box";
+  if (!t.instances.empty()) {
+    ojson in = ojson::array();
+    for (const SynthInstance& i : t.instances) {
+      ojson m = ojson::object();
+      for (const auto& [k, v] : i.motion) m[k] = v;
+      in.push_back({{"shape", i.shape}, {"colour", i.colour}, {"rgb", {i.rgb[0], i.rgb[1], i.rgb[2]}},
+                    {"action_start", i.actionStart}, {"action_end", i.actionEnd}, {"motion", m}});
+    }
+    head["instances"] = in;
+  }
 
   std::ostringstream os;
   os << "{\n";
@@ -102,6 +113,15 @@ std::string truthText(const ClipTruth& t) {
     ojson db = ojson::array();
     for (const SynthDistractor& d : t.distractors) db.push_back(boxJson(d.boxes[static_cast<size_t>(i)]));
     f["distractors"] = db;
+    if (!t.instances.empty()) {
+      ojson ib = ojson::array(), im = ojson::array();
+      for (const SynthInstance& in : t.instances) {
+        ib.push_back(boxJson(in.boxes[static_cast<size_t>(i)]));
+        im.push_back(maskRle(in.masks[static_cast<size_t>(i)], t.params.width, in.boxes[static_cast<size_t>(i)]));
+      }
+      f["instances"] = ib;
+      f["instance_masks"] = im;
+    }
     os << (i ? ",\n    " : "\n    ") << f.dump();
   }
   os << "\n  ]\n}\n";
@@ -126,6 +146,27 @@ void writeText(const std::string& path, const std::string& text) {
 Box readBox(const nlohmann::json& j) {
   if (!j.is_array() || j.size() != 4) throw std::runtime_error("a box is not [x, y, w, h]");
   return Box{j[0].get<int>(), j[1].get<int>(), j[2].get<int>(), j[3].get<int>()};
+}
+
+// A full-frame mask from its box and run lengths (maskRle).
+std::vector<uint8_t> readMask(const std::string& path, const nlohmann::json& frame, const Box& b, const nlohmann::json& runs,
+                              int W, int H, const char* what) {
+  std::vector<uint8_t> mask(static_cast<size_t>(W) * H, 0);
+  if (b.empty()) return mask;
+  const std::string at = "frame " + frame.at("t").dump() + ": ";
+  if (b.x < 0 || b.y < 0 || b.x + b.w > W || b.y + b.h > H) badTruth(path, at + what + " box outside the frame");
+  int64_t pos = 0, total = static_cast<int64_t>(b.w) * b.h;
+  uint8_t v = 0;
+  for (const auto& r : runs) {
+    const int64_t n = r.get<int64_t>();
+    if (n < 0 || pos + n > total) badTruth(path, at + "mask runs do not fit the box");
+    if (v)
+      for (int64_t i = pos; i < pos + n; ++i) mask[static_cast<size_t>(b.y + i / b.w) * W + static_cast<size_t>(b.x + i % b.w)] = 1;
+    pos += n;
+    v ^= 1;
+  }
+  if (pos != total) badTruth(path, at + "mask runs do not cover the box");
+  return mask;
 }
 
 void ensureDir(const std::string& dir) {
@@ -199,6 +240,23 @@ ClipTruth readClipTruth(const std::string& path) {
     for (const auto& d : j.at("distractors"))
       t.distractors.push_back({d.at("kind").get<std::string>(), d.at("shape").get<std::string>(), d.at("colour").get<std::string>(), {}});
     if (j.at("mask_encoding").get<std::string>() != "rle-box") badTruth(path, "unknown mask_encoding " + j.at("mask_encoding").dump());
+    if (p.contains("instances")) {
+      t.params.instancesMin = p.at("instances").at(0).get<int>();
+      t.params.instancesMax = p.at("instances").at(1).get<int>();
+    }
+    if (j.contains("instances")) {
+      if (j.at("instances").size() > static_cast<size_t>(kMaxSynthInstances)) badTruth(path, "too many instances");
+      for (const auto& a : j.at("instances")) {
+        SynthInstance in;
+        in.shape = a.at("shape").get<std::string>();
+        in.colour = a.at("colour").get<std::string>();
+        for (int c = 0; c < 3; ++c) in.rgb[c] = a.at("rgb").at(static_cast<size_t>(c)).get<uint8_t>();
+        in.actionStart = a.at("action_start").get<int>();
+        in.actionEnd = a.at("action_end").get<int>();
+        for (const auto& [k, v] : a.at("motion").items()) in.motion[k] = v.get<double>();
+        t.instances.push_back(std::move(in));
+      }
+    }
 
     const int W = t.params.width, H = t.params.height;
     if (W <= 0 || H <= 0 || W > 65536 || H > 65536) badTruth(path, "bad frame size");
@@ -209,24 +267,19 @@ ClipTruth readClipTruth(const std::string& path) {
       const auto& cam = f.at("camera");
       t.camera.emplace_back(cam.at(0).get<int>(), cam.at(1).get<int>());
       const Box b = readBox(f.at("actor"));
-      std::vector<uint8_t> mask(static_cast<size_t>(W) * H, 0);
-      if (!b.empty()) {
-        if (b.x < 0 || b.y < 0 || b.x + b.w > W || b.y + b.h > H) badTruth(path, "frame " + f.at("t").dump() + ": actor box outside the frame");
-        int64_t pos = 0, total = static_cast<int64_t>(b.w) * b.h;
-        uint8_t v = 0;
-        for (const auto& r : f.at("mask")) {
-          const int64_t n = r.get<int64_t>();
-          if (n < 0 || pos + n > total) badTruth(path, "frame " + f.at("t").dump() + ": mask runs do not fit the box");
-          if (v)
-            for (int64_t i = pos; i < pos + n; ++i)
-              mask[static_cast<size_t>(b.y + i / b.w) * W + static_cast<size_t>(b.x + i % b.w)] = 1;
-          pos += n;
-          v ^= 1;
-        }
-        if (pos != total) badTruth(path, "frame " + f.at("t").dump() + ": mask runs do not cover the box");
-      }
       t.actorBoxes.push_back(b);
-      t.actorMasks.push_back(std::move(mask));
+      t.actorMasks.push_back(readMask(path, f, b, f.at("mask"), W, H, "actor"));
+      if (!t.instances.empty()) {
+        const auto& ib = f.at("instances");
+        const auto& im = f.at("instance_masks");
+        if (ib.size() != t.instances.size() || im.size() != t.instances.size())
+          badTruth(path, "frame " + f.at("t").dump() + ": wrong number of instance boxes or masks");
+        for (size_t i = 0; i < t.instances.size(); ++i) {
+          const Box ibox = readBox(ib[i]);
+          t.instances[i].boxes.push_back(ibox);
+          t.instances[i].masks.push_back(readMask(path, f, ibox, im[i], W, H, "instance"));
+        }
+      }
       const auto& db = f.at("distractors");
       if (db.size() != t.distractors.size()) badTruth(path, "frame " + f.at("t").dump() + ": wrong number of distractor boxes");
       for (size_t i = 0; i < db.size(); ++i) t.distractors[i].boxes.push_back(readBox(db[i]));

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "explain_video/error.hpp"
 #include "util/temporaries.hpp"
@@ -43,21 +44,29 @@ void onSignal(int sig) {
 }
 
 // EV_TEST_SIGNAL_AT=STAGE:N:SIG, parsed once.
+// EV_TEST_SIGNAL_AT=STAGE:N:SIG[:2], parsed once (":2": the signal twice, an impatient user).
 struct TestHook {
   std::string stage;
   int64_t at = -1;
   int sig = 0;
+  bool twice = false;
   std::atomic<bool> fired{false};
   TestHook() {
     const char* env = std::getenv("EV_TEST_SIGNAL_AT");
     if (!env) return;
-    const std::string s = env;
-    const auto a = s.find(':'), b = s.rfind(':');
-    if (a == std::string::npos || b == a) return;
-    stage = s.substr(0, a);
-    at = std::atoll(s.substr(a + 1, b - a - 1).c_str());
-    const std::string name = s.substr(b + 1);
-    sig = name == "INT" ? SIGINT : name == "TERM" ? SIGTERM : name == "HUP" ? SIGHUP : 0;
+    std::vector<std::string> f;
+    std::string s = env;
+    for (size_t at = 0;;) {
+      const size_t c = s.find(':', at);
+      f.push_back(s.substr(at, c == std::string::npos ? std::string::npos : c - at));
+      if (c == std::string::npos) break;
+      at = c + 1;
+    }
+    if (f.size() < 3) return;
+    stage = f[0];
+    at = std::atoll(f[1].c_str());
+    sig = f[2] == "INT" ? SIGINT : f[2] == "TERM" ? SIGTERM : f[2] == "HUP" ? SIGHUP : 0;
+    twice = f.size() > 3 && f[3] == "2";
   }
 };
 
@@ -95,7 +104,10 @@ int stopExitCode() noexcept {
 
 void checkStop(const char* stage, int64_t count) {
   TestHook& h = testHook();
-  if (stage && h.sig && count >= h.at && h.stage == stage && !h.fired.exchange(true)) ::raise(h.sig);
+  if (stage && h.sig && count >= h.at && h.stage == stage && !h.fired.exchange(true)) {
+    ::raise(h.sig);
+    if (h.twice) ::raise(h.sig);
+  }
   if (!g_stop.load()) return;
   const char* name = signalName(g_signal.load());
   throw Error(ErrorKind::Interrupted, name ? std::string("interrupted by ") + name : std::string("stopped on request"));
