@@ -719,6 +719,9 @@ TEST(SynthInstances, OneIsTheSingleActorClipAndARangeVaries) {
   EXPECT_NE(messageOf([&] { renderSynthClip(0, 1, bad); }).find("--instances"), std::string::npos);
   bad.instancesMin = 3, bad.instancesMax = 2;
   EXPECT_NE(messageOf([&] { renderSynthClip(0, 1, bad); }).find("the range is empty"), std::string::npos);
+  bad.instancesMin = 1, bad.instancesMax = 3;
+  bad.width = 64, bad.height = 48;  // three lanes of 8 px
+  EXPECT_NE(messageOf([&] { renderSynthClip(0, 1, bad); }).find("--instances 3 needs larger frames"), std::string::npos);
 }
 
 // The ground truth of every instance survives the JSON round trip, and the same seed gives the

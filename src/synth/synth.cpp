@@ -297,6 +297,15 @@ void validateSynthParams(const SynthParams& p) {
   range("--instances", p.instancesMax, 1, kMaxSynthInstances);
   if (p.instancesMin > p.instancesMax)
     usage("--instances " + std::to_string(p.instancesMin) + "-" + std::to_string(p.instancesMax) + ": the range is empty");
+  if (p.instancesMax > 1) {
+    // Each instance's lane must hold a visible actor: at least 12 px across.
+    const double region = std::min(p.width - 2 * std::max(0.18 * p.width, p.jitter + 1.0),
+                                   p.height - 2 * std::max(0.07 * p.height, p.jitter + 1.0));
+    const double lane = (region - 8.0 * (p.instancesMax - 1)) / p.instancesMax;
+    if (lane < 12)
+      usage("--instances " + std::to_string(p.instancesMax) + " needs larger frames: its lanes would be " + str(lane) +
+            " px across (at least 12; " + std::to_string(p.width) + "x" + std::to_string(p.height) + ")");
+  }
 }
 
 SynthClip renderSynthClip(int classId, uint64_t seed, const SynthParams& params) {
