@@ -279,6 +279,9 @@ std::vector<Case> corpus() {
   add({"save_raw_onto_a_file",
        [](const std::string& d) { return q(squareClip(d + "/in.mp4")) + " --save-raw " + q(d + "/in.mp4"); }, 2,
        {"--save-raw would overwrite the input video"}});
+  add({"save_raw_folder_holds_the_input",
+       [](const std::string& d) { return q(squareClip(d + "/in.mp4")) + " --save-raw " + q(d); }, 2,
+       {"--save-raw folder holds the input video"}});
   // A full disk, by the file size limit: the error names the user's file, not the temporary.
   // (512 KB: the window store fits, the MP4 of 16 noisy 640x480 frames, about 1.1 MB, does not.)
   add({"out_of_space",

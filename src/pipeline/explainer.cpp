@@ -669,6 +669,15 @@ void checkOutputsDiffer(const ExplainRequest& rq, const std::string& output, con
   const std::vector<std::pair<std::string, std::string>> ins{
       {"the input video", InputFile::isStdin(rq.input) ? "" : rq.input}, {"the model file", params.model},
       {"the labels file", params.labelsFile}};
+  // --save-raw replaces and removes files of its own naming in its folder: no input may live there.
+  if (!rq.rawDir.empty())
+    for (const auto& [what, path] : ins) {
+      std::error_code ec;
+      const fs::path parent = fs::path(path).parent_path();
+      if (!path.empty() && fs::is_directory(rq.rawDir, ec) && sameFile(parent.empty() ? "." : parent.string(), rq.rawDir))
+        throw Error(ErrorKind::Usage, rq.rawDir + ": --save-raw folder holds " + what + " (" + path +
+                                          "); give the raw outputs a folder of their own");
+    }
   for (size_t i = 0; i < outs.size(); ++i) {
     for (const auto& [what, path] : ins)
       if (!path.empty() && sameFile(outs[i].second, path))
