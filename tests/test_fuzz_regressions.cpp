@@ -1,0 +1,89 @@
+// Regression tests for what the fuzz targets (tests/fuzz/, scripts/fuzz.sh) found, through the
+// normal interfaces (the library's functions, the CLI). The failing inputs themselves are kept in
+// tests/fuzz/regressions/TARGET/, which scripts/fuzz.sh re-runs before fuzzing; here each is
+// also checked in the ordinary test suite, so the normal and the sanitizer builds keep them.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "cli_runner.hpp"
+#include "explain_video/error.hpp"
+#include "explain_video/npy.hpp"
+#include "scratch_dir.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kRegressions = std::string(EV_SOURCE_DIR) + "/tests/fuzz/regressions/";
+
+// The error kind readNpy throws for the file; any other exception fails the test.
+ev::ErrorKind npyErrorKind(const std::string& path) {
+  try {
+    ev::readNpy(path);
+  } catch (const ev::Error& e) {
+    return e.kind();
+  }
+  ADD_FAILURE() << path << " was read";
+  return ev::ErrorKind::Internal;
+}
+
+std::string npyWithHeader(const evtest::ScratchDir& dir, const std::string& name, std::string dict,
+                          const std::string& data) {
+  dict.append((64 - (10 + dict.size() + 1) % 64) % 64, ' ');
+  dict.push_back('\n');
+  std::string bytes("\x93NUMPY\x01\x00", 8);
+  bytes.push_back(static_cast<char>(dict.size() & 0xff));
+  bytes.push_back(static_cast<char>(dict.size() >> 8));
+  const std::string path = dir.file(name);
+  std::ofstream(path, std::ios::binary) << bytes << dict << data;
+  return path;
+}
+
+evtest::CliRun cli(const std::string& args) {
+  return evtest::runCli(args, ::testing::TempDir() + "/ev_fuzzreg_stderr_" + std::to_string(::getpid()) + ".txt");
+}
+
+}  // namespace
+
+// fuzz_npy: a header without a 'shape' key made readNpy throw std::invalid_argument (from
+// std::stoll on the wrong part of the header), not ev::Error.
+TEST(FuzzRegression, NpyWithoutShapeKeyIsAnInputError) {
+  EXPECT_EQ(npyErrorKind(kRegressions + "fuzz_npy/no_shape_key.npy"), ev::ErrorKind::Input);
+}
+
+// Found while fixing the above, the same code: shapes that overflow, are negative or promise more
+// values than the file holds are refused before anything is allocated.
+TEST(FuzzRegression, NpyShapesThatTheFileCannotHoldAreInputErrors) {
+  evtest::ScratchDir dir("ev_fuzzreg_");
+  const std::string four(16, '\0');
+  for (const char* shape : {"(4,)", "(2, 2)", "(1000000000000, 1000000000000)", "(99999999999999,)", "(-1, 4)",
+                            "(2x, 2)", "2, 2"}) {
+    const std::string path =
+        npyWithHeader(dir, "a.npy", std::string("{'descr': '<f4', 'fortran_order': False, 'shape': ") + shape + ", }",
+                      four);
+    if (std::string(shape) == "(4,)" || std::string(shape) == "(2, 2)") {
+      EXPECT_EQ(ev::readNpy(path).data.size(), 4u) << shape;
+    } else {
+      EXPECT_EQ(npyErrorKind(path), ev::ErrorKind::Input) << shape;
+    }
+  }
+  // A header cut short is refused too.
+  const std::string path = dir.file("cut.npy");
+  std::ofstream(path, std::ios::binary) << std::string("\x93NUMPY\x01\x00\x76\x00{'descr'", 18);
+  EXPECT_EQ(npyErrorKind(path), ev::ErrorKind::Input);
+}
+
+// fuzz_options: "--scale 1e60/4" passed (the quotient is finite as a double) and became an
+// infinite float scale; "1/1e60" became 0. Both are refused with the usual one line, exit 2.
+TEST(FuzzRegression, ScaleWhoseQuotientIsNoPositiveFloatIsRefused) {
+  for (const char* bad : {"1e60/4", "1/1e60"}) {
+    const evtest::CliRun r = cli(std::string("train --model x.pt --data nodata --out never.pt --scale ") + bad);
+    EXPECT_EQ(r.code, 2) << bad << ": " << r.err;
+    EXPECT_NE(r.err.find("--scale '" + std::string(bad) + "': expected a positive number"), std::string::npos) << r.err;
+  }
+  EXPECT_FALSE(fs::exists("never.pt"));
+}
