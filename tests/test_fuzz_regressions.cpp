@@ -12,6 +12,7 @@
 #include "cli_runner.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/npy.hpp"
+#include "explain_video/windows.hpp"
 #include "scratch_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -86,4 +87,31 @@ TEST(FuzzRegression, ScaleWhoseQuotientIsNoPositiveFloatIsRefused) {
     EXPECT_NE(r.err.find("--scale '" + std::string(bad) + "': expected a positive number"), std::string::npos) << r.err;
   }
   EXPECT_FALSE(fs::exists("never.pt"));
+}
+
+// fuzz_options: the --clip-len limit's message computed the window's MiB in long long, which
+// overflowed (undefined behaviour, a UBSan report in the sanitizer build) for a long clip with a
+// crop far beyond the side limit: --clip-len 1100011999 --crop 9100211x9029. Still refused, with
+// the same message for ordinary sizes.
+TEST(FuzzRegression, ClipLenLimitMessageDoesNotOverflow) {
+  ev::PreprocessParams pre;
+  ev::WindowParams win;
+  win.clipLen = 1100011999;
+  pre.cropHeight = 9100211, pre.cropWidth = 9029;
+  pre.resizeHeight = pre.resizeWidth = 10000000;
+  try {
+    ev::WindowSampler sampler(pre, win);
+    ADD_FAILURE() << "accepted";
+  } catch (const ev::Error& e) {
+    EXPECT_EQ(e.kind(), ev::ErrorKind::Usage);
+    EXPECT_NE(std::string(e.what()).find("--clip-len 1100011999 is more than 1024"), std::string::npos) << e.what();
+  }
+  win.clipLen = 2000;
+  pre = ev::PreprocessParams{};  // 112x112: 3 * 2000 * 112 * 112 * 4 bytes = 287 MiB
+  try {
+    ev::WindowSampler sampler(pre, win);
+    ADD_FAILURE() << "accepted";
+  } catch (const ev::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("(one window would need 287 MiB)"), std::string::npos) << e.what();
+  }
 }
