@@ -1,10 +1,12 @@
 #include "explain_video/npy.hpp"
 
 #include <cstring>
+#include <limits>
 #include <fstream>
 #include <sstream>
 
 #include "explain_video/error.hpp"
+#include "io/npy_read.hpp"
 
 namespace ev {
 namespace {
@@ -43,23 +45,55 @@ void writeNpy(const std::string& path, const Volume& v) {
 Volume readNpy(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(ErrorKind::Input, path + ": cannot open");
+  return readNpy(in, path);
+}
+
+Volume readNpy(std::istream& in, const std::string& path) {
+  auto bad = [&](const std::string& why) { return Error(ErrorKind::Input, path + ": " + why); };
   char pre[10];
-  if (!in.read(pre, 10) || std::memcmp(pre, "\x93NUMPY", 6) != 0 || pre[6] != 1)
-    throw Error(ErrorKind::Input, path + ": not a version 1 .npy file");
+  if (!in.read(pre, 10) || std::memcmp(pre, "\x93NUMPY", 6) != 0 || pre[6] != 1) throw bad("not a version 1 .npy file");
   const size_t len = static_cast<unsigned char>(pre[8]) | (static_cast<unsigned char>(pre[9]) << 8);
   std::string dict(len, '\0');
-  in.read(dict.data(), static_cast<std::streamsize>(len));
-  if (dict.find("'<f4'") == std::string::npos || dict.find("'fortran_order': False") == std::string::npos)
-    throw Error(ErrorKind::Input, path + ": only little-endian float32 C-order arrays are supported");
+  if (!in.read(dict.data(), static_cast<std::streamsize>(len))) throw bad("truncated .npy header");
+  // The header dict's value for `key`, from its first character on ("" without the key).
+  auto value = [&](const char* key) -> std::string {
+    size_t at = dict.find(key);
+    if (at == std::string::npos) return "";
+    at = dict.find_first_not_of(' ', at + std::strlen(key));
+    return at == std::string::npos ? "" : dict.substr(at);
+  };
+  if (value("'descr':").rfind("'<f4'", 0) != 0 || value("'fortran_order':").rfind("False", 0) != 0)
+    throw bad("only little-endian float32 C-order arrays are supported");
+  const std::string shape = value("'shape':");
+  const size_t close = shape.find(')');
+  if (shape.empty() || shape[0] != '(' || close == std::string::npos) throw bad("no shape in the .npy header");
   Volume v;
-  const size_t open = dict.find('(', dict.find("'shape'")), close = dict.find(')', open);
-  std::istringstream dims(dict.substr(open + 1, close - open - 1));
-  std::string tok;
-  while (std::getline(dims, tok, ','))
-    if (tok.find_first_not_of(' ') != std::string::npos) v.shape.push_back(std::stoll(tok));
-  v.data.resize(Volume::numel(v.shape));
+  std::istringstream dims(shape.substr(1, close - 1));
+  size_t count = 1;
+  bool overflow = false;
+  for (std::string tok; std::getline(dims, tok, ',');) {
+    const size_t a = tok.find_first_not_of(' '), b = tok.find_last_not_of(' ');
+    if (a == std::string::npos) continue;  // "(3,)" or "()"
+    const std::string digits = tok.substr(a, b - a + 1);
+    if (digits.size() > 15 || digits.find_first_not_of("0123456789") != std::string::npos)
+      throw bad("bad dimension '" + digits + "' in the .npy shape");
+    v.shape.push_back(std::stoll(digits));
+    overflow = overflow || __builtin_mul_overflow(count, static_cast<size_t>(v.shape.back()), &count);
+  }
+  // Checked against what the stream holds before anything is allocated.
+  std::streamoff left = std::numeric_limits<std::streamoff>::max();  // a stream that cannot seek
+  const std::streampos here = in.tellg();
+  if (here != std::streampos(-1) && in.seekg(0, std::ios::end)) {
+    const std::streampos end = in.tellg();
+    if (end != std::streampos(-1)) left = end - here;
+    in.seekg(here);
+  }
+  in.clear();
+  if (overflow || count > static_cast<size_t>(left) / sizeof(float))
+    throw bad("truncated .npy data (the shape holds more values than the file)");
+  v.data.resize(count);
   if (!in.read(reinterpret_cast<char*>(v.data.data()), static_cast<std::streamsize>(v.data.size() * 4)))
-    throw Error(ErrorKind::Input, path + ": truncated .npy data");
+    throw bad("truncated .npy data");
   return v;
 }
 

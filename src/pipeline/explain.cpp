@@ -1,4 +1,5 @@
-// Small pieces of the main job's interface: names, labels, default paths, the layer table.
+// Small pieces of the main job's interface: names, labels, default paths (torch-free: the
+// fuzz targets build it alone; the layer table is in list_layers.cpp).
 #include "explain_video/explain.hpp"
 
 #include <algorithm>
@@ -8,7 +9,7 @@
 #include <sstream>
 
 #include "explain_video/error.hpp"
-#include "explain_video/model.hpp"
+#include "pipeline/labels.hpp"
 
 namespace fs = std::filesystem;
 
@@ -52,6 +53,10 @@ std::vector<std::string> readLabels(const std::string& path) {
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<size_t>(in.gcount()));
   if (text.size() > kMaxBytes) throw Error(ErrorKind::Usage, path + ": labels file larger than 16 MiB");
+  return parseLabels(text, path);
+}
+
+std::vector<std::string> parseLabels(const std::string& text, const std::string& path) {
   std::istringstream lines(text);
   std::vector<std::string> labels;
   std::string line;
@@ -62,32 +67,6 @@ std::vector<std::string> readLabels(const std::string& path) {
   while (!labels.empty() && labels.back().empty()) labels.pop_back();
   if (labels.empty()) throw Error(ErrorKind::Usage, path + ": labels file is empty");
   return labels;
-}
-
-std::string listLayers(const std::string& modelPath, const PreprocessParams& pre, const WindowParams& win, int threads) {
-  Model model(modelPath, threads);
-  const std::vector<int64_t> shape{1, 3, win.clipLen, pre.cropHeight, pre.cropWidth};
-  std::vector<LayerInfo> layers = model.listLayers(shape);
-  std::string def;
-  try {
-    def = model.defaultLayer(shape);
-  } catch (const Error&) {
-  }
-  size_t w = 5, tw = 4;
-  for (const auto& l : layers) w = std::max(w, l.name.size()), tw = std::max(tw, l.type.size());
-  std::ostringstream out;
-  out << "input " << shape[0] << "x" << shape[1] << "x" << shape[2] << "x" << shape[3] << "x" << shape[4]
-      << " (N×C×T×H×W)\n";
-  out << std::left << std::setw(static_cast<int>(w) + 2) << "layer" << std::setw(static_cast<int>(tw) + 2) << "type"
-      << "output\n";
-  for (const auto& l : layers) {
-    std::string s;
-    for (size_t i = 0; i < l.outputShape.size(); ++i) s += (i ? "x" : "") + std::to_string(l.outputShape[i]);
-    if (s.empty()) s = "-";
-    out << std::setw(static_cast<int>(w) + 2) << l.name << std::setw(static_cast<int>(tw) + 2) << l.type << s
-        << (l.name == def ? "   <- default layer" : "") << "\n";
-  }
-  return out.str();
 }
 
 }  // namespace ev

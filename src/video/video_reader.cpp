@@ -3,7 +3,9 @@
 #include "explain_video/interrupt.hpp"
 #include "explain_video/video.hpp"
 #include "video/ffmpeg_util.hpp"
+#include "video/memory_reader.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -50,10 +52,56 @@ bool isFullRangeFormat(AVPixelFormat f) {
          f == AV_PIX_FMT_YUVJ440P || f == AV_PIX_FMT_YUVJ411P;
 }
 
+// Bytes in memory as a seekable AVIO source (MemoryVideoReader).
+struct MemoryInput {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  size_t pos = 0;
+};
+
+int readMemory(void* opaque, uint8_t* buf, int n) {
+  auto* m = static_cast<MemoryInput*>(opaque);
+  const size_t k = std::min(m->size - m->pos, static_cast<size_t>(std::max(n, 0)));
+  if (k == 0) return AVERROR_EOF;
+  std::memcpy(buf, m->data + m->pos, k);
+  m->pos += k;
+  return static_cast<int>(k);
+}
+
+int64_t seekMemory(void* opaque, int64_t offset, int whence) {
+  auto* m = static_cast<MemoryInput*>(opaque);
+  const auto size = static_cast<int64_t>(m->size);
+  whence &= ~AVSEEK_FORCE;
+  if (whence == AVSEEK_SIZE) return size;
+  const int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? static_cast<int64_t>(m->pos)
+                                              : whence == SEEK_END ? size : -1;
+  if (base < 0 || offset < -base || offset > size - base) return AVERROR(EINVAL);  // no overflow
+  m->pos = static_cast<size_t>(base + offset);
+  return base + offset;
+}
+
+// Bytes in memory name no other file: a demuxer that wants one (playlists, references) fails.
+int refuseNestedOpen(AVFormatContext*, AVIOContext**, const char*, int, AVDictionary**) {
+  return AVERROR(EPERM);
+}
+
+// The bytes MemoryVideoReader::open is constructing a reader on (set only for the duration of
+// that constructor call, on its thread), so the public VideoReader(path) constructor serves both.
+thread_local const MemoryInput* pendingMemoryInput = nullptr;
+
+struct AvioDeleter {
+  void operator()(AVIOContext* p) const {
+    av_freep(&p->buffer);  // the context may have replaced the buffer it was given
+    avio_context_free(&p);
+  }
+};
+
 }  // namespace
 
 struct VideoReader::Impl {
   VideoInfo info;
+  MemoryInput memory;                             // MemoryVideoReader only
+  std::unique_ptr<AVIOContext, AvioDeleter> avio;  // MemoryVideoReader only; outlives fmt
   InputContextPtr fmt;
   CodecContextPtr dec;
   PacketPtr pkt;
@@ -77,12 +125,15 @@ struct VideoReader::Impl {
   ffmpeg::DecodeLog log;  // every problem on the way, for decodeErrors()
 
   void open(const std::string& path, const std::string& name);
+  void openMemory(const uint8_t* data, size_t size, const std::string& name);
+  void openStreams(const std::string& name);
   bool receive(Frame& out);
   bool feed();
   void convert(const AVFrame* f, Frame& out);
 };
 
 void VideoReader::Impl::open(const std::string& path, const std::string& name) {
+  if (pendingMemoryInput != nullptr) return openMemory(pendingMemoryInput->data, pendingMemoryInput->size, name);
   initLogging();
   info.path = name;
 
@@ -111,7 +162,37 @@ void VideoReader::Impl::open(const std::string& path, const std::string& name) {
     fail(name, "not a video file FFmpeg can read (" + describe(ret) + ")" + hint);
   }
   fmt.reset(raw);
+  openStreams(name);
+}
 
+void VideoReader::Impl::openMemory(const uint8_t* data, size_t size, const std::string& name) {
+  initLogging();
+  info.path = name;
+  if (size == 0) fail(name, "file is empty");
+  memory = MemoryInput{data, size, 0};
+  constexpr int kBufferSize = 1 << 15;
+  auto* buffer = static_cast<unsigned char*>(av_malloc(kBufferSize));
+  if (buffer == nullptr) throw Error(ErrorKind::Internal, name + ": out of memory");
+  avio.reset(avio_alloc_context(buffer, kBufferSize, 0, &memory, readMemory, nullptr, seekMemory));
+  if (!avio) {
+    av_free(buffer);
+    throw Error(ErrorKind::Internal, name + ": out of memory");
+  }
+  AVFormatContext* raw = avformat_alloc_context();
+  if (raw == nullptr) throw Error(ErrorKind::Internal, name + ": out of memory");
+  raw->pb = avio.get();
+  raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+  raw->io_open = refuseNestedOpen;
+  clearLastLogMessage();
+  const int ret = avformat_open_input(&raw, "", nullptr, nullptr);  // frees raw on failure
+  if (ret < 0) fail(name, "not a video file FFmpeg can read (" + describe(ret) + ")");
+  fmt.reset(raw);
+  openStreams(name);
+}
+
+// Everything after the demuxer is open: the same for a file and for bytes in memory.
+void VideoReader::Impl::openStreams(const std::string& name) {
+  int ret = 0;
   clearLastLogMessage();
   ret = avformat_find_stream_info(fmt.get(), nullptr);
   if (ret < 0) fail(name, "cannot read stream information (" + describe(ret) + ")");
@@ -354,6 +435,15 @@ void VideoReader::Impl::convert(const AVFrame* f, Frame& out) {
 
 VideoReader::VideoReader(const std::string& path, const std::string& displayName) : impl_(std::make_unique<Impl>()) {
   impl_->open(path, displayName.empty() ? path : displayName);
+}
+
+std::unique_ptr<VideoReader> MemoryVideoReader::open(const uint8_t* data, size_t size, const std::string& name) {
+  const MemoryInput input{data, size, 0};
+  struct Pending {
+    explicit Pending(const MemoryInput* in) { pendingMemoryInput = in; }
+    ~Pending() { pendingMemoryInput = nullptr; }
+  } pending(&input);
+  return std::make_unique<VideoReader>(name);
 }
 
 VideoReader::~VideoReader() = default;

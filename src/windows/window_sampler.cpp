@@ -120,7 +120,11 @@ WindowSampler::WindowSampler(const PreprocessParams& pre, const WindowParams& wi
   if (win.clipLen > kMaxClipLen)
     throw Error(ErrorKind::Usage, "--clip-len " + std::to_string(win.clipLen) + " is more than " + std::to_string(kMaxClipLen) +
                                       " frames (one window would need " +
-                                      std::to_string(3LL * win.clipLen * pre.cropHeight * pre.cropWidth * 4 >> 20) + " MiB)");
+                                      // in double: any int sizes (the crop is checked below) overflow no integer
+                                      std::to_string(static_cast<long long>(std::clamp(
+                                          std::floor(3.0 * win.clipLen * pre.cropHeight * pre.cropWidth * 4 / (1 << 20)),
+                                          -1e18, 1e18))) +
+                                      " MiB)");
   if (pre.resizeWidth > kMaxFrameSide || pre.resizeHeight > kMaxFrameSide || pre.cropWidth > kMaxFrameSide ||
       pre.cropHeight > kMaxFrameSide)
     throw Error(ErrorKind::Usage, "--resize and --crop sides must be at most " + std::to_string(kMaxFrameSide));
