@@ -18,7 +18,11 @@ shift 3
 case "$mode" in batch|eval) ;; *) echo "submit.sh: mode must be batch or eval" >&2; exit 2 ;; esac
 [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "submit.sh: N must be a positive number of shards" >&2; exit 2; }
 sb=()
-if printf '%s\n' "$@" | grep -qx -- '--'; then
+# (A loop, not `printf | grep -q`: with pipefail, grep quitting early can SIGPIPE printf and make
+# the test fail at random, passing `--` on to explain-video.)
+has_sep=""
+for a in "$@"; do [ "$a" = "--" ] && { has_sep=1; break; }; done
+if [ -n "$has_sep" ]; then
   while [ "$1" != "--" ]; do sb+=("$1"); shift; done
   shift
 fi
