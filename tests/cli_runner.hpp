@@ -23,9 +23,10 @@ struct CliRun {
   std::string out, err;
 };
 
-// `errFile` is where stderr goes meanwhile: give each test process its own.
-inline CliRun runCli(const std::string& args, const std::string& errFile) {
-  const std::string cmd = std::string(EV_CLI_PATH) + " " + args + " 2>'" + errFile + "'";
+// `errFile` is where stderr goes meanwhile: give each test process its own. `prefix` is shell
+// put before the command (environment, ulimit, a pipe feeding standard input).
+inline CliRun runCli(const std::string& args, const std::string& errFile, const std::string& prefix = "") {
+  const std::string cmd = prefix + " " + std::string(EV_CLI_PATH) + " " + args + " 2>'" + errFile + "'";
   CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;

@@ -6,10 +6,8 @@
 #include <gtest/gtest.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -85,18 +83,7 @@ std::vector<std::string> linesOf(const std::string& s) {
 
 // `prefix` (shell: environment, ulimit, a pipe) then the CLI with `args`.
 evtest::CliRun run(const std::string& prefix, const std::string& args) {
-  const std::string errFile = ::testing::TempDir() + "/ev_hostile_err_" + std::to_string(::getpid()) + ".txt";
-  const std::string cmd = prefix + " " + std::string(EV_CLI_PATH) + " " + args + " 2>" + q(errFile);
-  evtest::CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = bytesOf(errFile);
-  return r;
+  return evtest::runCli(args, ::testing::TempDir() + "/ev_hostile_err_" + std::to_string(::getpid()) + ".txt", prefix);
 }
 
 void ffmpeg(const std::string& args) {
