@@ -240,7 +240,10 @@ struct PlotSeries {
   std::string name;
   std::vector<double> y;
 };
+// xTickLabels: one name per x value, written vertically under its tick (instead of numbers).
+// The y axis spans [min(yMin, the data), max(1, the data)].
 void writeLinePlot(const std::string& path, const std::string& title, const std::string& xTitle,
-                   const std::string& yTitle, const std::vector<double>& x, const std::vector<PlotSeries>& series);
+                   const std::string& yTitle, const std::vector<double>& x, const std::vector<PlotSeries>& series,
+                   const std::vector<std::string>& xTickLabels = {}, double yMin = 0);
 
 }  // namespace ev

@@ -75,6 +75,9 @@ class Method {
 // The registry (registry.cpp), and lookup by name (Error(Usage) listing the names).
 const std::vector<const Method*>& registry();
 const Method& findMethod(const std::string& name);
+// Appends a method to the registry for the rest of the process: for tests only (a method that
+// must fail a check, e.g. one that ignores the model). Not thread-safe; call before any run.
+void addMethodForTesting(const Method& m);
 
 // ---- shared pieces of the formulas ----
 

@@ -28,11 +28,29 @@ namespace camimpl {
 EV_CAM_METHODS(EV_DECLARE)
 #undef EV_DECLARE
 
-const std::vector<const Method*>& registry() {
+namespace {
+std::vector<const Method*>& mutableRegistry() {
 #define EV_ENTRY(f) &f(),
-  static const std::vector<const Method*> r = {EV_CAM_METHODS(EV_ENTRY)};
+  static std::vector<const Method*> r = {EV_CAM_METHODS(EV_ENTRY)};
 #undef EV_ENTRY
   return r;
+}
+std::vector<CamMethodInfo>& infoTable() {
+  static std::vector<CamMethodInfo> infos = [] {
+    std::vector<CamMethodInfo> v;
+    for (const Method* m : mutableRegistry()) v.push_back(m->info());
+    return v;
+  }();
+  return infos;
+}
+}  // namespace
+
+const std::vector<const Method*>& registry() { return mutableRegistry(); }
+
+void addMethodForTesting(const Method& m) {
+  infoTable();  // built from the shipped methods first
+  mutableRegistry().push_back(&m);
+  infoTable().push_back(m.info());
 }
 
 const Method& findMethod(const std::string& name) {
@@ -63,14 +81,7 @@ void checkInputs(const CamMethodInfo& info, const MethodInputs& in) {
 
 }  // namespace camimpl
 
-const std::vector<CamMethodInfo>& camMethods() {
-  static const std::vector<CamMethodInfo> infos = [] {
-    std::vector<CamMethodInfo> v;
-    for (const camimpl::Method* m : camimpl::registry()) v.push_back(m->info());
-    return v;
-  }();
-  return infos;
-}
+const std::vector<CamMethodInfo>& camMethods() { return camimpl::infoTable(); }
 
 std::vector<std::string> camMethodNames() {
   std::vector<std::string> names;

@@ -13,6 +13,7 @@
 #include "explain_video/error.hpp"
 #include "explain_video/eval.hpp"
 #include "explain_video/explain.hpp"
+#include "explain_video/sanity.hpp"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -87,18 +88,32 @@ int runEval(int argc, char** argv) {
        "several instances: an instance's box grows by this share of the frame's width/height")
       ("instance-peak", valueOr(&p.instancePeak, "X"),
        "several instances: found when its grown box holds a local maximum of at least this share of the frame's peak");
+  std::string sanityMode, sanityLayers;
+  ev::SanityParams sp;
+  po::options_description san("Sanity checks (Adebayo et al. 2018; instead of the metrics above)");
+  san.add_options()
+      ("sanity", value(&sanityMode, "MODE"),
+       "cascade: randomise the model's layers from the top down, one more per step; independent: one layer "
+       "at a time; labels: explain a random other class. Per method: Spearman, SSIM and top-k intersection "
+       "with the original maps, mean over the windows (sanity.csv, sanity_*.png)")
+      ("sanity-layers", value(&sanityLayers, "LIST"),
+       "comma-separated layers to randomise (default: every submodule with parameters of its own)")
+      ("sanity-seed", valueOr(&sp.seed, "N"), "seed of the re-initialisation and of the random classes")
+      ("sanity-topk", valueOr(&sp.topK, "X"), "share of the voxels in the top-k intersection");
   po::options_description out("Output");
   out.add_options()
       ("json", value(&jsonFile, "FILE"), "everything as JSON: options, aggregates, curves, per clip, per window")
-      ("csv-dir", value(&csvDir, "DIR"), "folder for windows.csv, clips.csv, summary.csv and the curves' CSVs")
-      ("plots", value(&plotsDir, "DIR"), "folder for threshold_curve.png, deletion.png, insertion.png");
+      ("csv-dir", value(&csvDir, "DIR"),
+       "folder for windows.csv, clips.csv, summary.csv and the curves' CSVs (--sanity: sanity.csv)")
+      ("plots", value(&plotsDir, "DIR"), "folder for threshold_curve.png, deletion.png, insertion.png (--sanity: "
+                                        "sanity_spearman.png, sanity_ssim.png, sanity_topk.png)");
   po::options_description hidden;
   hidden.add_options()("input", po::value(&p.inputs)->composing());
   po::positional_options_description pos;
   pos.add("input", -1);
 
   po::options_description visible;
-  visible.add(general).add(expl).add(prep).add(metr).add(out);
+  visible.add(general).add(expl).add(prep).add(metr).add(san).add(out);
   po::options_description all;
   all.add(visible).add(hidden);
   const po::variables_map vm = parseOptions("eval", argc, argv, all, pos);
@@ -124,6 +139,10 @@ int runEval(int argc, char** argv) {
                      "# A whole split (a folder with index.json), one of two shards; join the shards' JSON with",
                      "# explain-video eval-merge",
                      "explain-video eval data/test -m models/c3d_small_synth.pt --curve-steps 0 --del-steps 0 --shard 0/2 --json eval.0.json",
+                     "# The model-randomisation sanity check: how far each method's maps move as the layers are",
+                     "# re-initialised from the top down (a table, sanity.csv and sanity_spearman.png ...)",
+                     "explain-video eval clips/synth_move_up.mp4 -m models/c3d_small_synth.pt --methods gradcam++,gradcam \\",
+                     "    --sanity cascade --csv-dir sanity_csv --plots sanity_plots",
                  });
     return kOk;
   }
@@ -151,6 +170,32 @@ int runEval(int argc, char** argv) {
   ev::EvalProgressFn cb;
   if (!quiet)
     cb = [&printer](const ev::EvalProgress& e) { printer.update(e.stage, e.done, e.total, e.seconds, e.note); };
+  if (vm.count("sanity")) {
+    sp.mode = ev::parseSanityMode(sanityMode);
+    if (sp.mode == ev::SanityMode::Labels && !plotsDir.empty())
+      throw ev::Error(ev::ErrorKind::Usage, "eval: --sanity labels has a single step and draws no plot: drop --plots");
+    sp.eval = p;
+    std::stringstream ls(sanityLayers);
+    for (std::string l; std::getline(ls, l, ',');)
+      if (!l.empty()) sp.layers.push_back(l);
+    if (vm.count("sanity-layers") && sp.layers.empty())
+      throw ev::Error(ev::ErrorKind::Usage, "eval: --sanity-layers names no layer");
+    const ev::SanityResult r = ev::runSanityCheck(sp, cb);
+    ProgressPrinter::finish();
+    for (const std::string& w : r.warnings) std::fprintf(stderr, "explain-video eval: warning: %s\n", w.c_str());
+    if (!jsonFile.empty()) ev::writeSanityJson(r, jsonFile);
+    if (!csvDir.empty()) ev::writeSanityCsv(r, csvDir);
+    if (!plotsDir.empty()) ev::writeSanityPlots(r, plotsDir);
+    std::cout << ev::formatSanityTable(r);
+    if (!quiet)
+      std::fprintf(stderr, "eval --sanity %s: %s, %s, %zu steps, %.1f s\n", sanityMode.c_str(),
+                   ev::plural(r.clips, "clip").c_str(), ev::plural(r.windows, "window").c_str(), r.steps.size(),
+                   r.secondsTotal);
+    return kOk;
+  }
+  for (const char* flag : {"sanity-layers", "sanity-seed", "sanity-topk"})
+    if (vm.count(flag) && !vm[flag].defaulted())
+      throw ev::Error(ev::ErrorKind::Usage, std::string("eval: --") + flag + " needs --sanity");
   const ev::EvalResult r = ev::runEvaluation(p, cb);
   ProgressPrinter::finish();
   for (const std::string& w : r.warnings) std::fprintf(stderr, "explain-video eval: warning: %s\n", w.c_str());

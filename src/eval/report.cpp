@@ -98,11 +98,19 @@ std::string tickLabel(double v, double step) {
 }  // namespace
 
 void writeLinePlot(const std::string& path, const std::string& title, const std::string& xTitle,
-                   const std::string& yTitle, const std::vector<double>& x, const std::vector<PlotSeries>& series) {
-  const int W = 900, H = 600, left = 100, right = 40, top = 60, bottom = 80;
+                   const std::string& yTitle, const std::vector<double>& x, const std::vector<PlotSeries>& series,
+                   const std::vector<std::string>& xTickLabels, double yMin) {
+  const int font = cv::FONT_HERSHEY_SIMPLEX;
+  // Named ticks are written vertically under the axis: the bottom margin grows to hold them.
+  int labelsHeight = 0;
+  for (const std::string& t : xTickLabels) {
+    int base = 0;
+    labelsHeight = std::min(260, std::max(labelsHeight, cv::getTextSize(t, font, 0.45, 1, &base).width + 6));
+  }
+  const int W = 900, left = 100, right = 40, top = 60, bottom = 80 + labelsHeight;
+  const int H = 520 + bottom;
   const int pw = W - left - right, ph = H - top - bottom;
   cv::Mat img(H, W, CV_8UC3, cv::Scalar(255, 255, 255));
-  const int font = cv::FONT_HERSHEY_SIMPLEX;
   const cv::Scalar black(0, 0, 0), grid(225, 225, 225);
   // BGR colours, one per series.
   const std::vector<cv::Scalar> colours{{40, 90, 220},  {200, 110, 30}, {40, 160, 40}, {160, 50, 160},
@@ -111,18 +119,19 @@ void writeLinePlot(const std::string& path, const std::string& title, const std:
   double xmin = x.empty() ? 0 : *std::min_element(x.begin(), x.end());
   double xmax = x.empty() ? 1 : *std::max_element(x.begin(), x.end());
   if (xmax <= xmin) xmax = xmin + 1;
-  double ymax = 1.0;
+  double ymax = 1.0, ymin = yMin;
   for (const auto& s : series)
     for (double v : s.y)
-      if (std::isfinite(v)) ymax = std::max(ymax, v);
-  const double ystep = niceStep(ymax);
+      if (std::isfinite(v)) ymax = std::max(ymax, v), ymin = std::min(ymin, v);
+  const double ystep = niceStep(ymax - ymin);
   ymax = std::ceil(ymax / ystep - 1e-9) * ystep;
+  ymin = std::floor(ymin / ystep + 1e-9) * ystep;
   const double xstep = niceStep(xmax - xmin);
   auto px = [&](double v) { return left + static_cast<int>(std::lround((v - xmin) / (xmax - xmin) * pw)); };
-  auto py = [&](double v) { return top + ph - static_cast<int>(std::lround(v / ymax * ph)); };
+  auto py = [&](double v) { return top + ph - static_cast<int>(std::lround((v - ymin) / (ymax - ymin) * ph)); };
 
   // Grid, ticks and tick labels.
-  for (double v = 0; v <= ymax + 1e-9; v += ystep) {
+  for (double v = ymin; v <= ymax + 1e-9; v += ystep) {
     const int y = py(v);
     cv::line(img, {left, y}, {left + pw, y}, grid, 1);
     cv::line(img, {left - 6, y}, {left, y}, black, 1);
@@ -131,7 +140,21 @@ void writeLinePlot(const std::string& path, const std::string& title, const std:
     const cv::Size ts = cv::getTextSize(t, font, 0.5, 1, &base);
     cv::putText(img, t, {left - 10 - ts.width, y + ts.height / 2}, font, 0.5, black, 1, cv::LINE_AA);
   }
-  for (double v = xmin; v <= xmax + 1e-9; v += xstep) {
+  for (size_t i = 0; i < xTickLabels.size() && i < x.size(); ++i) {
+    const int xx = px(x[i]);
+    cv::line(img, {xx, top}, {xx, top + ph}, grid, 1);
+    cv::line(img, {xx, top + ph}, {xx, top + ph + 6}, black, 1);
+    int base = 0;
+    const cv::Size ts = cv::getTextSize(xTickLabels[i], font, 0.45, 1, &base);
+    cv::Mat strip(ts.height + base + 4, std::min(ts.width + 4, labelsHeight), CV_8UC3, cv::Scalar(255, 255, 255));
+    cv::putText(strip, xTickLabels[i], {strip.cols - ts.width - 2, ts.height + 2}, font, 0.45, black, 1, cv::LINE_AA);
+    cv::Mat rotated;
+    cv::rotate(strip, rotated, cv::ROTATE_90_COUNTERCLOCKWISE);
+    const int x0 = xx - rotated.cols / 2, y0 = top + ph + 10;
+    if (x0 >= 0 && x0 + rotated.cols <= W && y0 + rotated.rows <= H)
+      rotated.copyTo(img(cv::Rect(x0, y0, rotated.cols, rotated.rows)));
+  }
+  for (double v = xmin; xTickLabels.empty() && v <= xmax + 1e-9; v += xstep) {
     const int xx = px(v);
     cv::line(img, {xx, top}, {xx, top + ph}, grid, 1);
     cv::line(img, {xx, top + ph}, {xx, top + ph + 6}, black, 1);
