@@ -140,9 +140,10 @@ int runEval(int argc, char** argv) {
                      "# explain-video eval-merge",
                      "explain-video eval data/test -m models/c3d_small_synth.pt --curve-steps 0 --del-steps 0 --shard 0/2 --json eval.0.json",
                      "# The model-randomisation sanity check: how far each method's maps move as the layers are",
-                     "# re-initialised from the top down (a table, sanity.csv and sanity_spearman.png ...)",
+                     "# re-initialised from the top down (a table, sanity.csv and sanity_spearman.png ...); three",
+                     "# layers here, every layer without --sanity-layers",
                      "explain-video eval clips/synth_move_up.mp4 -m models/c3d_small_synth.pt --methods gradcam++,gradcam \\",
-                     "    --sanity cascade --csv-dir sanity_csv --plots sanity_plots",
+                     "    --sanity cascade --sanity-layers fc8,conv5b,conv1a --csv-dir sanity_csv --plots sanity_plots",
                  });
     return kOk;
   }

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 
 #include "explain_video/error.hpp"
 #include "explain_video/explain.hpp"
@@ -161,6 +162,7 @@ SanityResult runSanityCheck(const SanityParams& sp, const EvalProgressFn& progre
       r.steps.push_back(s);
     }
   }
+  std::set<std::string> unchanged;  // layers whose every parameter is constant
   std::vector<std::vector<Accumulator>> acc(r.steps.size(), std::vector<Accumulator>(r.methods.size()));
 
   const int64_t totalPasses = static_cast<int64_t>(clips.size()) * static_cast<int64_t>(1 + r.steps.size());
@@ -213,7 +215,8 @@ SanityResult runSanityCheck(const SanityParams& sp, const EvalProgressFn& progre
     }
     for (size_t s = 0; s < r.steps.size(); ++s) {
       randomizer.restore();
-      for (const std::string& l : r.steps[s].randomised) randomizer.randomize(l, sp.seed);
+      for (const std::string& l : r.steps[s].randomised)
+        if (randomizer.randomize(l, sp.seed) == 0) unchanged.insert(l);
       ExplainRequest again = rq;
       again.classSpec = std::to_string(sp.mode == SanityMode::Labels ? other : cls);
       size_t w = 0;
@@ -241,7 +244,11 @@ SanityResult runSanityCheck(const SanityParams& sp, const EvalProgressFn& progre
   for (size_t s = 0; s < r.steps.size(); ++s)
     for (size_t mi = 0; mi < r.methods.size(); ++mi) r.steps[s].scores.push_back(acc[s][mi].score());
 
-  // Never silent: comparisons left out, and methods whose maps do not follow the model.
+  // Never silent: layers that could not be randomised, comparisons left out, and methods whose
+  // maps do not follow the model.
+  for (const std::string& l : r.layers)
+    if (unchanged.count(l))
+      r.warnings.push_back("layer " + l + ": every parameter tensor holds one value repeated; nothing to draw from, left as trained");
   for (size_t mi = 0; mi < r.methods.size(); ++mi) {
     int undefined = 0, windows = 0;
     for (const SanityStep& st : r.steps) undefined += st.scores[mi].undefined, windows += st.scores[mi].windows;

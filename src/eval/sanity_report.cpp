@@ -69,14 +69,13 @@ void writeSanityPlots(const SanityResult& r, const std::string& dir) {
   std::vector<double> x;
   std::vector<std::string> ticks;
   for (size_t s = 0; s < r.steps.size(); ++s) x.push_back(static_cast<double>(s)), ticks.push_back(stepLabel(r, s));
-  const std::string how = r.params.mode == SanityMode::Cascade ? "cascading randomisation, top layer first"
-                                                               : "independent randomisation, one layer at a time";
+  const std::string how = r.params.mode == SanityMode::Cascade ? "cascade, top layer first" : "one layer at a time";
   struct Plot {
     const char* file;
     const char* title;
     double SanityScore::*field;
   };
-  for (const Plot& pl : {Plot{"sanity_spearman.png", "Spearman rank correlation", &SanityScore::spearman},
+  for (const Plot& pl : {Plot{"sanity_spearman.png", "Spearman", &SanityScore::spearman},
                          Plot{"sanity_ssim.png", "SSIM", &SanityScore::ssim},
                          Plot{"sanity_topk.png", "top-k intersection", &SanityScore::topK}}) {
     std::vector<PlotSeries> series;
@@ -85,7 +84,7 @@ void writeSanityPlots(const SanityResult& r, const std::string& dir) {
       for (const SanityStep& st : r.steps) ps.y.push_back(st.scores[mi].*(pl.field));
       series.push_back(ps);
     }
-    writeLinePlot(out.path(pl.file), std::string(pl.title) + " with the original maps (" + how + ")",
+    writeLinePlot(out.path(pl.file), std::string(pl.title) + " vs the original maps (" + how + ")",
                   r.params.mode == SanityMode::Cascade ? "randomised down to this layer" : "layer randomised",
                   pl.title, x, series, ticks, 0.0);
   }
@@ -105,7 +104,7 @@ void writeSanityJson(const SanityResult& r, const std::string& path) {
   j["model_layers"] = r.layers;
   j["seed"] = sp.seed;
   j["topk_share"] = sp.topK;
-  j["reinit"] = "N(0, s^2) per parameter tensor, s = its standard deviation (root mean square if constant); buffers kept";
+  j["reinit"] = "N(m, s^2) per parameter tensor, m and s its own mean and standard deviation (constant tensors kept); buffers kept";
   j["class_source"] = sp.eval.classFromTruth ? "truth" : sp.eval.classSpec.empty() ? "top-1 of mean logits" : "given";
   j["preprocess"] = preprocessJson(sp.eval.preprocess, sp.eval.windows);
   j["n_clips"] = r.clips;

@@ -47,7 +47,7 @@ ParameterRandomizer::~ParameterRandomizer() {
   }
 }
 
-void ParameterRandomizer::randomize(const std::string& layer, uint64_t seed) {
+int ParameterRandomizer::randomize(const std::string& layer, uint64_t seed) {
   const auto it = params_.find(layer);
   if (it == params_.end()) {
     std::string all;
@@ -55,15 +55,19 @@ void ParameterRandomizer::randomize(const std::string& layer, uint64_t seed) {
     throw Error(ErrorKind::Usage, "no layer '" + layer + "' with parameters; the model's are " + all);
   }
   at::NoGradGuard noGrad;
+  int changed = 0;
   for (const std::string& name : it->second) {
     at::Tensor& p = live_.at(name);
-    const at::Tensor orig = saved_.at(name).to(at::kDouble);
-    double s = orig.numel() > 1 ? orig.std().item<double>() : 0.0;
-    if (!(s > 0)) s = orig.square().mean().sqrt().item<double>();
+    const at::Tensor orig = saved_.at(name).to(at::kDouble).cpu();
+    const double s = orig.numel() > 1 ? orig.std().item<double>() : 0.0;
+    if (!(s > 0)) continue;  // all values equal: no spread to draw from
+    const double mean = orig.mean().item<double>();
     auto gen = at::make_generator<at::CPUGeneratorImpl>(streamSeed(seed, name));
-    const at::Tensor draw = at::normal(0.0, s, orig.sizes(), gen, at::TensorOptions().dtype(at::kDouble));
+    const at::Tensor draw = at::normal(mean, s, orig.sizes(), gen, at::TensorOptions().dtype(at::kDouble));
     p.copy_(draw.to(p.scalar_type()).to(p.device()));
+    ++changed;
   }
+  return changed;
 }
 
 void ParameterRandomizer::restore() {

@@ -27,11 +27,13 @@ class ParameterRandomizer {
   // (named_modules(); "(top level)" for the root module's own parameters).
   const std::vector<std::string>& layers() const { return layers_; }
 
-  // Replaces each parameter tensor P of `layer` by draws from N(0, s²), s = P's standard
-  // deviation (its root mean square when all its values are equal: an all-zero tensor stays
-  // zero), from a generator seeded by `seed` and the parameter's full name alone, so a layer gets
-  // the same values in the cascade and in the independent test. Errors: Usage (no such layer).
-  void randomize(const std::string& layer, uint64_t seed);
+  // Replaces each parameter tensor P of `layer` by draws from N(m, s²), m and s = P's own mean
+  // and standard deviation (new values from the distribution of the trained ones), from a
+  // generator seeded by `seed` and the parameter's full name alone, so a layer gets the same
+  // values in the cascade and in the independent test. A tensor whose values are all equal (an
+  // all-zero bias, a single scalar) has no spread to draw from and stays. Returns the number of
+  // tensors replaced (0: the layer is unchanged). Errors: Usage (no such layer).
+  int randomize(const std::string& layer, uint64_t seed);
   // Every parameter back to the values the model was loaded with.
   void restore();
 

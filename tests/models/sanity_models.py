@@ -6,10 +6,12 @@ centre tap (weight 1 there, 0 elsewhere), global average pooling, fc = Linear(1,
 At the conv layer the gradient of class 0 is +1/n everywhere, so Grad-CAM's map is relu(A),
 A = the normalised red channel; class 1's is relu(-A).
 
-On a clip of independent grey noise, re-initialising conv (147 taps per input channel drawn iid)
-gives A' = sum_j w_j x(shift j), whose correlation with A is w_centre / |w|: about N(0, 1/147),
-so |Spearman(relu A, relu A')| < 0.5 except with a probability below 1e-6 (0.5 is about 6 of
-its standard deviations). The tests assert that bound.
+On a clip of independent grey noise (R = G = B), re-initialising conv draws its 441 weights
+iid from N(m, s²) with the trained ones' m = 1/441 and s ~ 0.048; per tap position j (147 of
+them) the three channels add up to w_j ~ N(3m, 3s²). A' = sum_j w_j x(shift j) correlates with
+A = x(centre) by w_centre / |w|: the mean's share is negligible (147·(3m)² << 147·3s²), so
+this is about N(0, 1/147) and |Spearman(relu A, relu A')| < 0.5 except with a probability below
+1e-6 (0.5 is about 6 of its standard deviations). The tests assert that bound.
 """
 import torch
 from torch import nn
