@@ -262,7 +262,10 @@ SanityResult runSanityCheck(const SanityParams& sp, const EvalProgressFn& progre
                            (sp.mode == SanityMode::Labels ? " between the predicted and a random class's maps"
                                                           : " after every layer was randomised") +
                            " (>= " + fmt3(kSanityWarn) + "): its maps do not follow the " +
-                           (sp.mode == SanityMode::Labels ? "class" : "model"));
+                           (sp.mode == SanityMode::Labels ? "class" : "model") +
+                           (last.undefined > 0 ? " (a mean over " + std::to_string(last.windows - last.undefined) + " of " +
+                                                     std::to_string(last.windows) + " windows; the others had no heat)"
+                                               : ""));
   }
   r.secondsTotal = since(t0);
   return r;
