@@ -2,8 +2,10 @@
 // textured grey background, present only in frames [presentFrom, presentTo); a static blue
 // square (a distractor, and the tell-tale of an RGB/BGR swap) sits elsewhere in every frame.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -26,7 +28,13 @@ struct SquareClip {
   std::vector<Box> boxes;  // red square per frame, filled by makeFrames
 };
 
+// A box reaching outside the frame is the test's mistake (it wrote past the pixel buffer once):
+// it throws, in every build, instead of drawing somewhere else.
 inline void fillRect(ev::Frame& f, const Box& b, uint8_t r, uint8_t g, uint8_t bl) {
+  if (b.x < 0 || b.y < 0 || b.w < 0 || b.h < 0 || b.x + b.w > f.width || b.y + b.h > f.height)
+    throw std::logic_error("fillRect: box " + std::to_string(b.w) + "x" + std::to_string(b.h) + " at (" +
+                           std::to_string(b.x) + "," + std::to_string(b.y) + ") outside the " +
+                           std::to_string(f.width) + "x" + std::to_string(f.height) + " frame");
   for (int y = b.y; y < b.y + b.h; ++y)
     for (int x = b.x; x < b.x + b.w; ++x) {
       uint8_t* p = &f.rgb[(static_cast<size_t>(y) * f.width + x) * 3];
@@ -52,9 +60,12 @@ inline std::vector<ev::Frame> makeFrames(SquareClip& c) {
       }
     fillRect(f, c.blue, 20, 40, 235);
     if (i >= c.presentFrom && i < c.presentTo) {
-      // Left to right across the centre crop, bobbing vertically.
+      // Left to right across the centre crop, bobbing vertically: the path drawn for 320x240,
+      // scaled to the clip's size (the same pixels at 320x240).
       const int k = i - c.presentFrom;
-      Box b{70 + (170 - c.size) * k / span + 0 * k, 120 + static_cast<int>(25 * std::sin(k / 3.0)), c.size, c.size};
+      const int x0 = 70 * c.width / 320, travel = 170 * c.width / 320 - c.size;
+      const int y0 = 120 * c.height / 240;
+      Box b{x0 + travel * k / span, y0 + static_cast<int>(25.0 * c.height / 240 * std::sin(k / 3.0)), c.size, c.size};
       fillRect(f, b, 235, 20, 20);
       c.boxes[i] = b;
     }
