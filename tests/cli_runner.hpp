@@ -1,6 +1,7 @@
-// Runs the explain-video binary (EV_CLI_PATH) with arguments and collects exit code, stdout
+// Runs the explain-video binary (evtest::cliPath()) with arguments and collects exit code, stdout
 // and stderr, for the tests that drive the command line.
 #pragma once
+#include "test_paths.hpp"
 #include <sys/wait.h>
 
 #include <array>
@@ -26,7 +27,7 @@ struct CliRun {
 // `errFile` is where stderr goes meanwhile: give each test process its own. `prefix` is shell
 // put before the command (environment, ulimit, a pipe feeding standard input).
 inline CliRun runCli(const std::string& args, const std::string& errFile, const std::string& prefix = "") {
-  const std::string cmd = prefix + " " + std::string(EV_CLI_PATH) + " " + args + " 2>'" + errFile + "'";
+  const std::string cmd = prefix + " " + std::string(evtest::cliPath()) + " " + args + " 2>'" + errFile + "'";
   CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "test_paths.hpp"
 #include "cli_runner.hpp"
 #include "explain_video/batch.hpp"
 #include "explain_video/error.hpp"
@@ -28,7 +29,7 @@ evtest::CliRun runCli(const std::string& args) { return evtest::runCli(args, dir
 
 std::string q(const std::string& s) { return evtest::shellQuote(s); }
 
-std::string model(const std::string& name) { return std::string(EV_TEST_MODELS_DIR) + "/" + name; }
+std::string model(const std::string& name) { return std::string(evtest::testModelsDir()) + "/" + name; }
 
 // Four short square clips in two folders (two share the stem "clip"), and a broken one.
 const std::string& clipsDir() {
@@ -198,7 +199,7 @@ TEST(BatchCli, ResumesAfterAKillMidVideo) {
   fs::remove_all(out);
   const std::string inputs = q(d + "/a/clip.mp4") + " " + q(d + "/b/other.mp4") + " " + q(d + "/b/third.mp4");
   // The test hook kills the run during the second video's render pass.
-  const int status = std::system(("EV_BATCH_TEST_KILL_AT=1 " + std::string(EV_CLI_PATH) + " batch " + inputs + kSmall +
+  const int status = std::system(("EV_BATCH_TEST_KILL_AT=1 " + std::string(evtest::cliPath()) + " batch " + inputs + kSmall +
                                   "--out-dir " + q(out) + " 2>/dev/null >/dev/null").c_str());
   EXPECT_NE(status, 0);
   evtest::CliRun r;

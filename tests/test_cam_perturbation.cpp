@@ -2,6 +2,7 @@
 // model (a linear classifier after global average pooling, or a fixed scorer).
 #include <gtest/gtest.h>
 
+#include "test_paths.hpp"
 #include "cam/method.hpp"
 #include "explain_video/error.hpp"
 #include "model/script_model.hpp"
@@ -188,7 +189,7 @@ TEST(HeadFunction, GivesTheModelsLogitsAndRefusesResidualsAcrossTheLayer) {
   for (const char* kind : {"_scripted.pt", "_traced.pt"}) {
     for (const auto& [file, layer] : std::vector<std::pair<std::string, std::string>>{
              {std::string("cap_plain") + kind, "features.3"}, {std::string("cap_residual") + kind, "layer1"}}) {
-      ScriptModel m = ScriptModel::load(std::string(EV_TEST_MODELS_DIR) + "/" + file);
+      ScriptModel m = ScriptModel::load(std::string(evtest::testModelsDir()) + "/" + file);
       m.module().eval();
       at::manual_seed(2);
       const at::Tensor x = at::randn({2, 3, 4, 16, 16});
@@ -200,7 +201,7 @@ TEST(HeadFunction, GivesTheModelsLogitsAndRefusesResidualsAcrossTheLayer) {
       }
       EXPECT_LT((fromHead - cap.logits.detach()).abs().max().item<double>(), 1e-5) << file << " " << layer;
     }
-    ScriptModel r = ScriptModel::load(std::string(EV_TEST_MODELS_DIR) + "/cap_residual" + kind);
+    ScriptModel r = ScriptModel::load(std::string(evtest::testModelsDir()) + "/cap_residual" + kind);
     r.module().eval();
     try {
       r.logitsFromLayer("layer1.0.conv2", at::zeros({1, 4, 4, 16, 16}));

@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "test_paths.hpp"
 #include "cam/method.hpp"
 #include "explain_video/heatmap.hpp"
 #include "explain_video/cam.hpp"
@@ -180,7 +181,7 @@ INSTANTIATE_TEST_SUITE_P(Registry, EveryMethod, ::testing::ValuesIn(ev::camMetho
 
 // The README's method table is the registry: a row for each method, no row for anything else.
 TEST(Registry, ReadmeTableListsEveryMethod) {
-  std::ifstream in(std::string(EV_SOURCE_DIR) + "/README.md");
+  std::ifstream in(std::string(evtest::sourceDir()) + "/README.md");
   std::string line, table;
   bool inside = false;
   int rows = 0;

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "test_paths.hpp"
 #include "cli_runner.hpp"
 #include "explain_video/cam.hpp"
 #include "explain_video/error.hpp"
@@ -57,7 +58,7 @@ std::string goodClip() {
   return clip;
 }
 
-std::string model(const std::string& name) { return std::string(EV_TEST_MODELS_DIR) + "/" + name; }
+std::string model(const std::string& name) { return std::string(evtest::testModelsDir()) + "/" + name; }
 
 std::string writeFile(const std::string& name, const std::string& bytes) {
   const std::string path = dir() + "/" + name;
@@ -144,7 +145,7 @@ TEST(Cli, SeveralMethodsGiveOneSideBySideVideo) {
   EXPECT_FALSE(fs::exists(dir() + "/multi.npy"));
   for (const char* f : {"/multi.mp4", "/multi.gradcam++.npy", "/multi.layercam.npy"}) fs::remove(dir() + f);
   // `all` on C3D: cam is left out, with one warning line saying why.
-  r = runCli(quote(goodClip()) + " -m " + quote(std::string(EV_SOURCE_DIR) + "/models/c3d_small_synth.pt") +
+  r = runCli(quote(goodClip()) + " -m " + quote(std::string(evtest::sourceDir()) + "/models/c3d_small_synth.pt") +
              " --method all -o " + quote(out) + " -q");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("explain-video: warning: " + goodClip() + ": cam skipped: cam needs layer 'pool5'"),
@@ -368,7 +369,7 @@ TEST(Cli, BadInputs) {
   expectFailure(clip + m + " --method rise --rise-masks 0" + out, 2, {"--rise-masks must be 1..1000000"});
   expectFailure(clip + m + " --method rise --rise-grid 4x7" + out, 2, {"--rise-grid must be TxHxW", "'4x7'"});
   expectFailure(clip + m + " --method rise --rise-grid 0x7x7" + out, 2, {"--rise-grid must be TxHxW", "'0x7x7'"});
-  expectFailure(clip + " --model " + quote(std::string(EV_SOURCE_DIR) + "/models/c3d_small_synth.pt") +
+  expectFailure(clip + " --model " + quote(std::string(evtest::sourceDir()) + "/models/c3d_small_synth.pt") +
                     " --method cam" + out, 4, {"c3d_small_synth.pt", "cam needs layer 'pool5'", "flatten, linear"});
   expectFailure(clip + m + " -o " + quote(dir() + "/no/such/dir/out.mp4"), 5, {"no/such/dir", "does not exist"});
   expectFailure(clip + m + " -o /proc/explained.mp4", 5, {"/proc/explained.mp4", "cannot write"});

@@ -14,6 +14,7 @@
 
 #include <torch/optim/adam.h>
 
+#include "test_paths.hpp"
 #include "cam/method.hpp"
 #include "cli_runner.hpp"
 #include "tiny_split.hpp"
@@ -33,7 +34,7 @@ namespace {
 
 const std::string& dir() { return evtest::processDir(); }
 
-std::string model(const std::string& name) { return std::string(EV_TEST_MODELS_DIR) + "/" + name; }
+std::string model(const std::string& name) { return std::string(evtest::testModelsDir()) + "/" + name; }
 
 const std::string& split() { return evtest::tinyTrainSplit(); }
 

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "test_paths.hpp"
 #include "explain_video/cam.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/explain.hpp"
@@ -43,7 +44,7 @@ const Fixture& fixture() {
   return fx;
 }
 
-std::string model(const std::string& name) { return std::string(EV_TEST_MODELS_DIR) + "/" + name; }
+std::string model(const std::string& name) { return std::string(evtest::testModelsDir()) + "/" + name; }
 
 ev::ExplainParams params(const std::string& tag) {
   ev::ExplainParams p;
@@ -301,7 +302,7 @@ TEST(Engine, OneExplainerExplainsSeveralVideos) {
 // any output exists; `all` leaves it out and says why.
 TEST(Engine, CamRefusedWithoutAPooledLinearHead) {
   ev::ExplainParams p = params("cam_c3d");
-  p.model = std::string(EV_SOURCE_DIR) + "/models/c3d_small_synth.pt";
+  p.model = std::string(evtest::sourceDir()) + "/models/c3d_small_synth.pt";
   p.labelsFile.clear();
   p.methods = {"cam"};
   p.noVideo = false;

@@ -2,6 +2,7 @@
 // command end to end on two synthetic clips with ground truth.
 #include <gtest/gtest.h>
 
+#include "test_paths.hpp"
 #include "cli_runner.hpp"
 #include <sys/wait.h>
 #include <unistd.h>
@@ -366,7 +367,7 @@ const std::string kSmall = " --class 0 --clip-len 8 --stride 8 --resize 60x80 --
 
 TEST(EvalCli, TwoClipsEndToEnd) {
   const std::string d = makeClips();
-  const std::string model = std::string(EV_TEST_MODELS_DIR) + "/red_detector.pt";
+  const std::string model = std::string(evtest::testModelsDir()) + "/red_detector.pt";
   const evtest::CliRun r = runCli("eval " + d + "/clips --model " + model + kSmall + " --json " + d + "/eval.json --csv-dir " + d +
                               "/csv --plots " + d + "/plots",
                           d);
@@ -432,7 +433,7 @@ TEST(EvalCli, TwoClipsEndToEnd) {
 
 TEST(EvalCli, ErrorsAreOneLineWithTheRightCode) {
   const std::string d = makeClips();
-  const std::string model = std::string(EV_TEST_MODELS_DIR) + "/red_detector.pt";
+  const std::string model = std::string(evtest::testModelsDir()) + "/red_detector.pt";
   evtest::CliRun r = runCli("eval " + d + "/missing.mp4 --model " + model + kSmall + "-q", d);
   EXPECT_EQ(r.code, 3) << r.err;
   EXPECT_NE(r.err.find("missing.mp4"), std::string::npos);
@@ -478,7 +479,7 @@ TEST(EvalAggregate, ThresholdCurveMedianIgnoresATinyYOutlier) {
 // in a run of just those two.
 TEST(EvalCli, EveryRegisteredMethodInOneRun) {
   const std::string d = makeClips();
-  const std::string model = std::string(EV_TEST_MODELS_DIR) + "/red_detector.pt";
+  const std::string model = std::string(evtest::testModelsDir()) + "/red_detector.pt";
   const std::string flags = kSmall + " --curve-steps 3 --del-steps 2 -q --json ";
   evtest::CliRun r = runCli("eval " + d + "/clips --model " + model + flags + d + "/all.json --methods all", d);
   ASSERT_EQ(r.code, 0) << r.err;
@@ -504,7 +505,7 @@ TEST(EvalCli, EveryRegisteredMethodInOneRun) {
 // with them makes exactly their passes per window more than the run without them.
 TEST(EvalCli, PerturbationMethodsAndTheirPassesCounted) {
   const std::string d = makeClips();
-  const std::string model = std::string(EV_TEST_MODELS_DIR) + "/red_detector.pt";
+  const std::string model = std::string(evtest::testModelsDir()) + "/red_detector.pt";
   // No curves: their passes depend on the maps (a θ that leaves the map unchanged is not re-scored).
   const std::string flags = kSmall + " --curve-steps 0 --del-steps 0 --smooth-samples 3 --json ";
   const std::vector<std::string> pert = {"scorecam", "ablationcam", "smoothgradcam++"};
@@ -575,7 +576,7 @@ TEST(EvalCli, SeveralInstancesRecallAndGini) {
   };
   make(d + "/both", true);
   make(d + "/one", false);
-  const std::string model = std::string(EV_TEST_MODELS_DIR) + "/red_detector.pt";
+  const std::string model = std::string(evtest::testModelsDir()) + "/red_detector.pt";
   auto summary = [&](const std::string& which) {
     const evtest::CliRun r = runCli("eval " + d + "/" + which + " --model " + model + kSmall + " --methods gradcam,gradcam++ " +
                                         "--curve-steps 0 --del-steps 0 -q --json " + d + "/" + which + ".json",

@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "test_paths.hpp"
 #include "explain_video/explain.hpp"
 #include "explain_video/localization.hpp"
 #include "explain_video/npy.hpp"
@@ -30,7 +31,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kModel = std::string(EV_SOURCE_DIR) + "/models/c3d_small_synth.pt";
+const std::string kModel = std::string(evtest::sourceDir()) + "/models/c3d_small_synth.pt";
 
 // The layer explained: EV_QUALITY_LAYER, else the pipeline's default (the last 5D block).
 std::string layer() {

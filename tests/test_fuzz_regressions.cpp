@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 
+#include "test_paths.hpp"
 #include "cli_runner.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/npy.hpp"
@@ -19,7 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kRegressions = std::string(EV_SOURCE_DIR) + "/tests/fuzz/regressions/";
+const std::string kRegressions = std::string(evtest::sourceDir()) + "/tests/fuzz/regressions/";
 
 // The error kind readNpy throws for the file; any other exception fails the test.
 ev::ErrorKind npyErrorKind(const std::string& path) {

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "test_paths.hpp"
 #include "cli_runner.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/explain.hpp"
@@ -36,7 +37,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string q(const std::string& s) { return evtest::shellQuote(s); }
-std::string modelFile() { return std::string(EV_TEST_MODELS_DIR) + "/red_detector.pt"; }
+std::string modelFile() { return std::string(evtest::testModelsDir()) + "/red_detector.pt"; }
 
 std::string bytesOf(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

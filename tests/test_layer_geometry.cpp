@@ -5,11 +5,12 @@
 #include <string>
 #include <vector>
 
+#include "test_paths.hpp"
 #include "explain_video/model.hpp"
 
 namespace {
 
-std::string model(const std::string& name) { return std::string(EV_TEST_MODELS_DIR) + "/" + name; }
+std::string model(const std::string& name) { return std::string(evtest::testModelsDir()) + "/" + name; }
 
 const std::vector<int64_t> kC3dInput{1, 3, 16, 112, 112};
 

@@ -11,12 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "test_paths.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/model.hpp"
 
 namespace {
 
-const std::string kDir = EV_TEST_MODELS_DIR;
+const std::string kDir = evtest::testModelsDir();
 
 std::string file(const std::string& name) { return kDir + "/" + name; }
 

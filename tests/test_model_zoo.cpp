@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "test_paths.hpp"
 #include "cli_runner.hpp"
 #include "explain_video/windows.hpp"
 #include "scratch_dir.hpp"
@@ -23,8 +24,8 @@ namespace {
 
 std::string quote(const std::string& s) { return evtest::shellQuote(s); }
 
-std::string model(const std::string& name) { return quote(std::string(EV_TEST_MODELS_DIR) + "/" + name); }
-std::string source(const std::string& rel) { return std::string(EV_SOURCE_DIR) + "/" + rel; }
+std::string model(const std::string& name) { return quote(std::string(evtest::testModelsDir()) + "/" + name); }
+std::string source(const std::string& rel) { return std::string(evtest::sourceDir()) + "/" + rel; }
 
 evtest::CliRun run(const evtest::ScratchDir& dir, const std::string& args) {
   return evtest::runCli(args, dir.file("stderr.txt"));

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "test_paths.hpp"
 #include "explain_video/cam.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/explain.hpp"
@@ -37,7 +38,7 @@ const Fixture& squareClip() {
   return fx;
 }
 
-std::string model(const std::string& name) { return std::string(EV_TEST_MODELS_DIR) + "/" + name; }
+std::string model(const std::string& name) { return std::string(evtest::testModelsDir()) + "/" + name; }
 
 ev::ExplainParams baseParams(const std::string& tag) {
   const Fixture& fx = squareClip();

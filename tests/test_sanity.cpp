@@ -10,6 +10,7 @@
 #include <iterator>
 #include <random>
 
+#include "test_paths.hpp"
 #include "cam/method.hpp"
 #include "cli_runner.hpp"
 #include "explain_video/error.hpp"
@@ -23,7 +24,7 @@
 
 namespace {
 
-const std::string kModels = EV_TEST_MODELS_DIR;
+const std::string kModels = evtest::testModelsDir();
 
 ev::Volume vol(std::vector<int64_t> shape, std::vector<float> v) {
   ev::Volume x(std::move(shape));

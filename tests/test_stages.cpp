@@ -11,6 +11,7 @@
 #include <future>
 #include <stdexcept>
 
+#include "test_paths.hpp"
 #include "cli_runner.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/explain.hpp"
@@ -25,7 +26,7 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string& dir() { return evtest::processDir(); }
-std::string model(const std::string& name) { return std::string(EV_TEST_MODELS_DIR) + "/" + name; }
+std::string model(const std::string& name) { return std::string(evtest::testModelsDir()) + "/" + name; }
 
 // Runs f on another thread and fails the test (instead of hanging it) after `seconds`.
 template <class F>
@@ -97,7 +98,7 @@ TEST(Prefetch, StoppingEarlyDoesNotHang) {
 // whose five candidate classes take five backward passes per batch.
 TEST(Batched, SameHeatmapsAsOneWindowAtATime) {
   for (const std::string& m : {model("red_detector.pt"), model("red_detector_traced.pt"),
-                               std::string(EV_SOURCE_DIR) + "/models/c3d_small_synth.pt"}) {
+                               std::string(evtest::sourceDir()) + "/models/c3d_small_synth.pt"}) {
     std::vector<ev::Volume> heat;
     std::vector<int> cls;
     for (int b : {1, 3, 8}) {
@@ -168,7 +169,7 @@ TEST(Stages, FullDiskDuringEncodingFailsCleanly) {
   fs::remove_all(out);
   fs::create_directories(out);
   withinSeconds(120, [&] {
-    const std::string cmd = "bash -c \"trap '' XFSZ; ulimit -f 24; exec " + std::string(EV_CLI_PATH) + " " +
+    const std::string cmd = "bash -c \"trap '' XFSZ; ulimit -f 24; exec " + std::string(evtest::cliPath()) + " " +
                             evtest::shellQuote(squareClip()) + " --model " + evtest::shellQuote(model("red_detector.pt")) +
                             " --crf 0 -q -o " + evtest::shellQuote(out + "/x.mp4") + "\"";
     const std::string errFile = dir() + "/full_disk.err";

@@ -4,6 +4,7 @@
 // the explain pipeline and in Python, exact preprocessing, bad inputs.
 #include <gtest/gtest.h>
 
+#include "test_paths.hpp"
 #include "cli_runner.hpp"
 #include "tiny_split.hpp"
 #include <nlohmann/json.hpp>
@@ -32,7 +33,7 @@ namespace {
 
 const std::string& dir() { return evtest::processDir(); }
 
-std::string model(const std::string& name) { return std::string(EV_TEST_MODELS_DIR) + "/" + name; }
+std::string model(const std::string& name) { return std::string(evtest::testModelsDir()) + "/" + name; }
 
 const std::string& split() { return evtest::tinyTrainSplit(); }
 

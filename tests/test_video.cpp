@@ -1,5 +1,6 @@
 // Tests for the video stage: ev::VideoReader and ev::VideoWriter.
 // Clips are made at test time with the ffmpeg CLI or with VideoWriter in a temporary directory.
+#include "test_paths.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/video.hpp"
 
@@ -801,7 +802,7 @@ TEST(VideoReader, NoDecodableFramesThrowsFromRead) {
 // ---------------------------------------------------------------- real clips, when present
 
 TEST(VideoReader, RealClipsFrameCounts) {
-  const fs::path dir = fs::path(EV_SOURCE_DIR) / ".." / "shared" / "real-clips";
+  const fs::path dir = fs::path(evtest::sourceDir()) / ".." / "shared" / "real-clips";
   if (!fs::is_directory(dir)) GTEST_SKIP() << dir << " not present";
   struct Clip {
     const char* name;
