@@ -291,14 +291,19 @@ TEST(Cli, OneMeanAndStdForAllChannels) {
   fs::remove(out);
   const std::string m = " --model " + quote(model("red_detector.pt"));
   const std::string o = " -o " + quote(dir() + "/never.mp4");
-  for (const char* bad : {"0.5,0.5", "0.5,", "0.5,0.5,0.5,0.5", "x"}) {
-    expectFailure(quote(goodClip()) + m + " --mean " + bad + o, 2,
+  for (const char* bad : {"0.5,0.5", "0.5,", "0.5,0.5,0.5,0.5", "x", "nan", "0.5,inf,0.5", "-inf", "1e60"}) {
+    // --flag=VALUE: "-inf" after a space would read as an option.
+    expectFailure(quote(goodClip()) + m + " --mean=" + bad + o, 2,
                   {"--mean '" + std::string(bad) + "'", "one number (for all three channels) or three"});
-    expectFailure(quote(goodClip()) + m + " --std " + bad + o, 2, {"--std '" + std::string(bad) + "'"});
+    expectFailure(quote(goodClip()) + m + " --std=" + bad + o, 2, {"--std '" + std::string(bad) + "'"});
   }
+  // The std divides: zero and negative values are refused too.
+  for (const char* bad : {"0", "0.5,0,0.5", "-0.25"})
+    expectFailure(quote(goodClip()) + m + " --std=" + bad + o, 2,
+                  {"--std '" + std::string(bad) + "'", "one positive number (for all three channels) or three"});
   // The other commands share the parser: train refuses two values before any work.
   expectFailure("train --model x.pt --data nodata --out never.pt --mean 0.5,0.5", 2, {"--mean '0.5,0.5'", "one number"});
-  expectFailure("accuracy --model x.pt --data nodata --std 1,2", 2, {"--std '1,2'", "one number"});
+  expectFailure("accuracy --model x.pt --data nodata --std 1,2", 2, {"--std '1,2'", "one positive number"});
 }
 
 // Every class problem exits with 4 (the README's "model/layer/class problem"), in one line.

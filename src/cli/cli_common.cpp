@@ -85,7 +85,7 @@ void PreprocessArgs::add(boost::program_options::options_description& opts, cons
                                     "fraction such as 1/255 (default 1/255)")
       ("mean", value(&mean_, "X[,X,X]"), "mean in scaled units, one value for all three channels or one per channel "
                                           "(default 0.43216,0.394666,0.37645)")
-      ("std", value(&std_, "X[,X,X]"), "std in scaled units, one value for all three channels or one per channel "
+      ("std", value(&std_, "X[,X,X]"), "std in scaled units (> 0), one value for all three channels or one per channel "
                                         "(default 0.22803,0.22145,0.216989)")
       ("bgr", po::bool_switch(&bgr_), "feed channels in B,G,R order (--mean/--std then in B,G,R)");
 }
@@ -192,7 +192,7 @@ void PreprocessArgs::apply() {
   if (bgr_) pre_.bgr = true;
   if (!scale_.empty()) pre_.scale = parseScale("--scale", scale_);
   if (!mean_.empty()) pre_.mean = parseTriple("--mean", mean_);
-  if (!std_.empty()) pre_.std = parseTriple("--std", std_);
+  if (!std_.empty()) pre_.std = parseTriple("--std", std_, true);
   if (!resize_.empty()) parseSize("--resize", resize_, pre_.resizeHeight, pre_.resizeWidth);
   if (!crop_.empty()) parseSize("--crop", crop_, pre_.cropHeight, pre_.cropWidth);
 }

@@ -59,9 +59,9 @@ std::string joinNames(const std::vector<std::string>& names);
 // The EXAMPLES section that ends every command's --help: lines of "command" and "# comment".
 std::string examplesSection(const std::vector<std::string>& lines);
 
-// "0.5,0.25,0.125" → three floats, "0.5" → 0.5 for all three; throws ev::Error(Usage) naming the
-// flag otherwise.
-std::array<float, 3> parseTriple(const std::string& flag, const std::string& text);
+// "0.5,0.25,0.125" → three finite floats, "0.5" → 0.5 for all three; with `positive` (--std,
+// a divisor) each must also be > 0. Throws ev::Error(Usage) naming the flag otherwise.
+std::array<float, 3> parseTriple(const std::string& flag, const std::string& text, bool positive = false);
 // "1/255" or "0.5" → a positive float; throws ev::Error(Usage) naming the flag otherwise.
 float parseScale(const std::string& flag, const std::string& text);
 // "128x171" → height 128, width 171.

@@ -38,19 +38,23 @@ float parseScale(const std::string& flag, const std::string& text) {
   }
 }
 
-std::array<float, 3> parseTriple(const std::string& flag, const std::string& text) {
+std::array<float, 3> parseTriple(const std::string& flag, const std::string& text, bool positive) {
   std::vector<std::string> toks;
   std::istringstream in(text);
   for (std::string tok; std::getline(in, tok, ',');) toks.push_back(tok);
-  const std::string problem =
-      flag + " '" + text + "': expected one number (for all three channels) or three comma-separated numbers";
+  const std::string kind = positive ? "positive number" : "number";
+  const std::string problem = flag + " '" + text + "': expected one " + kind +
+                              " (for all three channels) or three comma-separated " + kind + "s";
   if ((toks.size() != 1 && toks.size() != 3) || text.back() == ',') throw ev::Error(ev::ErrorKind::Usage, problem);
   std::array<float, 3> v{};
   for (size_t i = 0; i < toks.size(); ++i) {
     try {
       size_t used = 0;
       v[i] = std::stof(toks[i], &used);
-      if (used != toks[i].size()) throw std::invalid_argument(toks[i]);
+      // stof takes "nan" and "inf": a NaN mean or an infinite or zero std turns every input
+      // value into NaN or infinity, and the run would explain garbage without a word.
+      if (used != toks[i].size() || !std::isfinite(v[i]) || (positive && !(v[i] > 0)))
+        throw std::invalid_argument(toks[i]);
     } catch (const std::exception&) {
       throw ev::Error(ev::ErrorKind::Usage, problem);
     }

@@ -3,6 +3,7 @@
 #include "explain_video/explain.hpp"
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -48,11 +49,15 @@ std::vector<std::string> readLabels(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(ErrorKind::Usage, path + ": cannot read labels file");
   // Read with a bound: a labels file is small, /dev/zero or a video given by mistake is not.
+  // In chunks, so a small file costs its size, not the bound.
   constexpr size_t kMaxBytes = 16u << 20;
-  std::string text(kMaxBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (text.size() > kMaxBytes) throw Error(ErrorKind::Usage, path + ": labels file larger than 16 MiB");
+  std::string text;
+  std::array<char, 1 << 16> chunk;
+  while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {
+    text.append(chunk.data(), static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxBytes) throw Error(ErrorKind::Usage, path + ": labels file larger than 16 MiB");
+  }
+  if (in.bad()) throw Error(ErrorKind::Usage, path + ": cannot read labels file");
   return parseLabels(text, path);
 }
 

@@ -124,9 +124,12 @@ void parse(uint8_t which, const std::string& text) {
   switch (which % 10) {
     case 0:
     case 1: {
-      const auto v = cli::parseTriple(which % 2 ? "--std" : "--mean", text);
-      for (float x : v)
+      const bool isStd = which % 2;
+      const auto v = cli::parseTriple(isStd ? "--std" : "--mean", text, isStd);
+      for (float x : v) {
         if (!std::isfinite(x)) broken("a non-finite mean/std accepted", text);
+        if (isStd && !(x > 0)) broken("a std that is not positive accepted", text);
+      }
       break;
     }
     case 2: {
