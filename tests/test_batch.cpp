@@ -11,12 +11,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "test_paths.hpp"
 #include "cli_runner.hpp"
 #include "explain_video/batch.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/synth.hpp"
 #include "synthetic_clip.hpp"
+#include "test_paths.hpp"
 #include "tiny_split.hpp"
 
 namespace fs = std::filesystem;

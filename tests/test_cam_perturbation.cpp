@@ -2,10 +2,10 @@
 // model (a linear classifier after global average pooling, or a fixed scorer).
 #include <gtest/gtest.h>
 
-#include "test_paths.hpp"
 #include "cam/method.hpp"
 #include "explain_video/error.hpp"
 #include "model/script_model.hpp"
+#include "test_paths.hpp"
 
 using ev::camimpl::MethodInputs;
 

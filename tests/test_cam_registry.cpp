@@ -5,10 +5,10 @@
 
 #include <fstream>
 
-#include "test_paths.hpp"
 #include "cam/method.hpp"
 #include "explain_video/heatmap.hpp"
 #include "explain_video/cam.hpp"
+#include "test_paths.hpp"
 
 namespace {
 

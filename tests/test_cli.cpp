@@ -14,7 +14,6 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include "test_paths.hpp"
 #include "cli_runner.hpp"
 #include "explain_video/cam.hpp"
 #include "explain_video/error.hpp"
@@ -23,6 +22,7 @@
 #include "explain_video/video.hpp"
 #include "explain_video/windows.hpp"
 #include "synthetic_clip.hpp"
+#include "test_paths.hpp"
 
 namespace fs = std::filesystem;
 

@@ -14,9 +14,9 @@
 
 #include <torch/optim/adam.h>
 
-#include "test_paths.hpp"
 #include "cam/method.hpp"
 #include "cli_runner.hpp"
+#include "test_paths.hpp"
 #include "tiny_split.hpp"
 #include "explain_video/cam.hpp"
 #include "explain_video/error.hpp"

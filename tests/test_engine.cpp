@@ -9,7 +9,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "test_paths.hpp"
 #include "explain_video/cam.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/explain.hpp"
@@ -17,6 +16,7 @@
 #include "explain_video/render.hpp"
 #include "explain_video/video.hpp"
 #include "synthetic_clip.hpp"
+#include "test_paths.hpp"
 
 namespace fs = std::filesystem;
 

@@ -2,8 +2,8 @@
 // command end to end on two synthetic clips with ground truth.
 #include <gtest/gtest.h>
 
-#include "test_paths.hpp"
 #include "cli_runner.hpp"
+#include "test_paths.hpp"
 #include <sys/wait.h>
 #include <unistd.h>
 

@@ -21,11 +21,11 @@
 #include <filesystem>
 #include <iostream>
 
-#include "test_paths.hpp"
 #include "explain_video/explain.hpp"
 #include "explain_video/localization.hpp"
 #include "explain_video/npy.hpp"
 #include "explain_video/synth.hpp"
+#include "test_paths.hpp"
 
 namespace fs = std::filesystem;
 

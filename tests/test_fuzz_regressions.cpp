@@ -9,12 +9,12 @@
 #include <fstream>
 #include <string>
 
-#include "test_paths.hpp"
 #include "cli_runner.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/npy.hpp"
 #include "explain_video/windows.hpp"
 #include "scratch_dir.hpp"
+#include "test_paths.hpp"
 
 namespace fs = std::filesystem;
 

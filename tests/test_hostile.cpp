@@ -23,7 +23,6 @@
 #include <thread>
 #include <vector>
 
-#include "test_paths.hpp"
 #include "cli_runner.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/explain.hpp"
@@ -31,6 +30,7 @@
 #include "io/atomic_output.hpp"
 #include "scratch_dir.hpp"
 #include "synthetic_clip.hpp"
+#include "test_paths.hpp"
 
 namespace fs = std::filesystem;
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "test_paths.hpp"
 #include "explain_video/model.hpp"
+#include "test_paths.hpp"
 
 namespace {
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "test_paths.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/model.hpp"
+#include "test_paths.hpp"
 
 namespace {
 

@@ -12,11 +12,11 @@
 #include <set>
 #include <sstream>
 
-#include "test_paths.hpp"
 #include "cli_runner.hpp"
 #include "explain_video/windows.hpp"
 #include "scratch_dir.hpp"
 #include "synthetic_clip.hpp"
+#include "test_paths.hpp"
 
 namespace fs = std::filesystem;
 

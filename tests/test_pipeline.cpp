@@ -9,12 +9,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "test_paths.hpp"
 #include "explain_video/cam.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/explain.hpp"
 #include "explain_video/npy.hpp"
 #include "synthetic_clip.hpp"
+#include "test_paths.hpp"
 
 namespace fs = std::filesystem;
 

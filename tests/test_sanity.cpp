@@ -10,7 +10,6 @@
 #include <iterator>
 #include <random>
 
-#include "test_paths.hpp"
 #include "cam/method.hpp"
 #include "cli_runner.hpp"
 #include "explain_video/error.hpp"
@@ -21,6 +20,7 @@
 #include "model/parameter_randomizer.hpp"
 #include "model/script_model.hpp"
 #include "scratch_dir.hpp"
+#include "test_paths.hpp"
 
 namespace {
 

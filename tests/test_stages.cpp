@@ -11,7 +11,6 @@
 #include <future>
 #include <stdexcept>
 
-#include "test_paths.hpp"
 #include "cli_runner.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/explain.hpp"
@@ -19,6 +18,7 @@
 #include "explain_video/video.hpp"
 #include "pipeline/prefetch.hpp"
 #include "synthetic_clip.hpp"
+#include "test_paths.hpp"
 #include "tiny_split.hpp"
 
 namespace fs = std::filesystem;

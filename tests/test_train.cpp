@@ -4,8 +4,8 @@
 // the explain pipeline and in Python, exact preprocessing, bad inputs.
 #include <gtest/gtest.h>
 
-#include "test_paths.hpp"
 #include "cli_runner.hpp"
+#include "test_paths.hpp"
 #include "tiny_split.hpp"
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>

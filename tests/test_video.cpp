@@ -1,8 +1,8 @@
 // Tests for the video stage: ev::VideoReader and ev::VideoWriter.
 // Clips are made at test time with the ffmpeg CLI or with VideoWriter in a temporary directory.
-#include "test_paths.hpp"
 #include "explain_video/error.hpp"
 #include "explain_video/video.hpp"
+#include "test_paths.hpp"
 
 #include <gtest/gtest.h>
 
